@@ -1,0 +1,19 @@
+"""nndeploy-jupyter: nndeploy's workflow backend as a Jupyter server extension.
+
+Importing this package is cheap: the server side loads through :func:`_jupyter_server_extension_points`,
+and the notebook side (``Client``, magics, widgets) is imported only when asked for.
+"""
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .app import NnDeployExtension
+
+    return [{"module": "nndeploy_jupyter", "app": NnDeployExtension}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "nndeploy-jupyter"}]

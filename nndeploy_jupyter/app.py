@@ -1,0 +1,68 @@
+"""The server extension: configuration, the services it wires together, and its routes.
+
+Nothing here imports nndeploy: the node catalogue and graph runs live in child processes, so loading the
+extension costs Jupyter's start almost nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Float, Int, List, Unicode, default
+
+from .handlers import ROUTES
+from .services import Services, ServicesConfig
+
+
+class NnDeployExtension(ExtensionApp):
+    name = "nndeploy_jupyter"
+    description = "nndeploy workflows, tasks and resources inside Jupyter"
+
+    workspace = Unicode(
+        config=True,
+        help="Folder holding nndeploy's resources/ tree (images, models, workflows, database...). "
+        "Default: <root_dir>/nndeploy, so it shows in Jupyter's file browser.",
+    )
+    max_workers = Int(1, config=True, help="How many graph worker processes run tasks at once.")
+    history_limit = Int(1000, config=True, help="How many finished tasks the history keeps (oldest go first).")
+    max_upload_bytes = Int(
+        1 << 30, config=True, help="Largest file (bytes) accepted by an upload; larger uploads get 413."
+    )
+    max_json_bytes = Int(16 << 20, config=True, help="Largest JSON request body (bytes); larger ones get 413.")
+    template_dirs = List(
+        Unicode(),
+        config=True,
+        help="Extra template trees in nndeploy-workflow's layout (<category>/<Name>.json with cover.* and "
+        "readme.*), listed after the built-in ones and resources/template/.",
+    )
+    cancel_grace_seconds = Float(
+        5.0, config=True, help="Seconds a running task may take to stop after a cancel before its worker is killed."
+    )
+
+    @default("workspace")
+    def _default_workspace(self) -> str:
+        return str(Path(self.serverapp.root_dir) / "nndeploy")
+
+    def initialize_settings(self) -> None:
+        config = ServicesConfig(
+            workspace=Path(self.workspace).expanduser().resolve(),
+            max_workers=self.max_workers,
+            history_limit=self.history_limit,
+            max_upload_bytes=self.max_upload_bytes,
+            max_json_bytes=self.max_json_bytes,
+            template_dirs=[Path(d).expanduser() for d in self.template_dirs],
+            cancel_grace_seconds=self.cancel_grace_seconds,
+        )
+        self.services = Services(config, log=self.log)
+        self.settings["nndeploy"] = self.services
+        self.log.info("nndeploy workspace: %s", config.workspace)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend((f"/nndeploy/api/{path}", handler) for path, handler in ROUTES)
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[no-untyped-def]
+        await self.services.start()
+
+    async def stop_extension(self) -> None:
+        await self.services.stop()

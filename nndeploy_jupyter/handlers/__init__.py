@@ -1,0 +1,14 @@
+"""HTTP and WebSocket handlers, one module per resource group; ``ROUTES`` is the whole API, in match order.
+
+Paths are relative to ``{base_url}nndeploy/api/``.
+"""
+
+from . import meta, nodes, templates, workflows
+
+ROUTES = [
+    *workflows.ROUTES,
+    *templates.ROUTES,
+    *nodes.ROUTES,
+    *meta.ROUTES,
+    (r"(?P<path>.*)", meta.UnknownRouteHandler),  # last: a JSON 404 for anything unknown
+]

@@ -1,0 +1,118 @@
+"""What every REST handler shares: authentication, nndeploy's envelope, one error translator, body parsing.
+
+Handlers stay thin: parse the request into a pydantic model, await one service call, answer with
+:meth:`ApiHandler.ok`. Any :class:`~nndeploy_jupyter.errors.ApiError` a service raises becomes a real 4xx/5xx
+with ``{"flag": "error", "message": reason}``; so does a pydantic ``ValidationError`` (400, naming the field).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+from typing import Any, TypeVar
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ApiError, BadRequest, TooLarge
+
+M = TypeVar("M", bound=BaseModel)
+AUTH_RESOURCE = "nndeploy"
+
+
+class ApiHandler(ExtensionHandlerMixin, APIHandler):
+    """Base for every ``nndeploy/api/...`` REST handler.
+
+    ``spec`` maps an HTTP method to its OpenAPI summary; ``openapi.json`` is built from it, and a test checks
+    that each registered route documents every method it implements.
+    """
+
+    spec: dict[str, str] = {}
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def services(self) -> Any:
+        return self.settings["nndeploy"]
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        await self.services.start()  # no-op once started; the first request may come before the start hook
+
+    def ok(self, result: Any = None, message: str = "success", status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        body: dict[str, Any] = {"flag": "success", "message": message, "result": _plain(result)}
+        self.finish(json.dumps(body))
+
+    def json_body(self, limit: int | None = None) -> Any:
+        """The request body as JSON, refused with 413 past ``limit`` bytes and 400 when malformed."""
+        limit = limit if limit is not None else self.services.config.max_json_bytes
+        if len(self.request.body) > limit:
+            raise TooLarge(f"request body is {len(self.request.body)} bytes; the limit is {limit}")
+        if not self.request.body:
+            raise BadRequest("request body is empty; a JSON object was expected")
+        try:
+            return json.loads(self.request.body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise BadRequest(f"request body is not valid JSON: {e}") from None
+
+    def parse(self, model: type[M], data: Any = None) -> M:
+        """Validate ``data`` (default: the JSON body) against ``model``; 400 naming the field on failure."""
+        return model.model_validate(self.json_body() if data is None else data)
+
+    def query(self, name: str, required: bool = True, default: str | None = None) -> str | None:
+        value = self.get_query_argument(name, None)
+        if value is None and required:
+            raise BadRequest(f"query parameter {name!r} is required")
+        return value if value is not None else default
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            reason = exc.message
+        elif isinstance(exc, ValidationError):
+            reason = validation_reason(exc)
+        elif isinstance(exc, tornado.web.HTTPError):
+            reason = exc.log_message or self._reason
+        else:
+            reason = self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"flag": "error", "message": reason}))
+
+    def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(value, (ApiError, ValidationError)):
+            return  # a client's mistake, answered with a reason: not a server error to log
+        super().log_exception(typ, value, tb)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, ApiError):
+            self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
+        elif isinstance(e, ValidationError):
+            self.send_error(400, exc_info=(type(e), e, e.__traceback__))
+        else:
+            super()._handle_request_exception(e)  # type: ignore[arg-type]
+
+
+def validation_reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{field}: {err['msg']}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def attachment_header(filename: str) -> str:
+    """``Content-Disposition`` per RFC 6266: an ASCII fallback first (nndeploy's frontend reads only that),
+    then the exact UTF-8 name as ``filename*``."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,43 @@
+"""Read-only templates: ``template``, ``template/dir``, ``template/{id}``."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from .base import ApiHandler
+
+
+class TemplateListHandler(ApiHandler):
+    spec = {"get": "List templates (id, name_, desc_, cover_, requirements_, category_)"}
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        items = await self.services.templates.list()
+        self.ok(items, f"{len(items)} templates loaded")
+
+
+class TemplateCategoriesHandler(ApiHandler):
+    spec = {"get": "List template categories"}
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.ok(await self.services.templates.categories(), "template categories")
+
+
+class TemplateHandler(ApiHandler):
+    spec = {"get": "The JSON of one template"}
+
+    @web.authenticated
+    @authorized
+    async def get(self, template_id: str) -> None:
+        self.ok(await self.services.templates.get(template_id), "template load response")
+
+
+ROUTES = [
+    ("template", TemplateListHandler),
+    ("template/dir", TemplateCategoriesHandler),
+    (r"template/(?P<template_id>[^/]+)", TemplateHandler),
+]

@@ -1,0 +1,35 @@
+"""Child process: write nndeploy's node catalogue and type enums as JSON. Imports nndeploy.
+
+Usage: ``python -m nndeploy_jupyter.runtime.catalogue OUTPUT_JSON PLUGIN_DIR``. Runs in a scratch working
+directory (nndeploy creates ``./logs`` and prints at import); the result goes to a file, not stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def build(plugin_dir: Path) -> dict:
+    import nndeploy
+    import nndeploy.dag
+
+    from .plugins import load_plugins
+
+    plugin_errors = load_plugins(plugin_dir)
+    dag = json.loads(nndeploy.dag.get_dag_json())
+    keys = sorted({n["nodeEntity"]["key_"] for n in dag["nodes"] if "nodeEntity" in n} | set(nndeploy.dag.get_node_keys()))
+    return {"dag": dag, "param_types": nndeploy.get_type_enum_json(), "node_keys": keys,
+            "plugin_errors": plugin_errors}
+
+
+def main() -> None:
+    output, plugin_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    tmp = output.with_suffix(".tmp")
+    tmp.write_text(json.dumps(build(plugin_dir)), encoding="utf-8")
+    tmp.replace(output)
+
+
+if __name__ == "__main__":
+    main()

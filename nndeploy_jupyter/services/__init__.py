@@ -1,0 +1,60 @@
+"""The extension's services, built once and shared by every handler through ``settings["nndeploy"]``.
+
+Services never import Tornado: they take plain arguments, raise :mod:`nndeploy_jupyter.errors`, and are
+usable (and tested) without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..store import Database
+from ..workspace import Workspace
+from .catalogue import NodeCatalogue
+from .events import EventHub
+from .templates import TemplateCatalog
+from .workflows import WorkflowStore
+
+
+@dataclass(frozen=True)
+class ServicesConfig:
+    workspace: Path
+    max_workers: int = 1
+    history_limit: int = 1000
+    max_upload_bytes: int = 1 << 30
+    max_json_bytes: int = 16 << 20
+    template_dirs: list[Path] = field(default_factory=list)
+    cancel_grace_seconds: float = 5.0
+
+
+class Services:
+    def __init__(self, config: ServicesConfig, log: logging.Logger | None = None):
+        self.config = config
+        self.log = log or logging.getLogger("nndeploy_jupyter")
+        self.workspace = Workspace(config.workspace)
+        self.db = Database(self.workspace.database_path)
+        self.workflows = WorkflowStore(self.workspace, self.db)
+        self.templates = TemplateCatalog(self.workspace, self.db, config.template_dirs, self.log)
+        self.catalogue = NodeCatalogue(self.workspace, self.log)
+        self.events = EventHub()
+        self._started: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        """Idempotent: the first caller starts everything, later callers wait for the same start."""
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._started)
+
+    async def _start(self) -> None:
+        self.events.attach(asyncio.get_running_loop())
+        await asyncio.get_running_loop().run_in_executor(None, self.workspace.create)
+        await self.db.open()
+
+    async def stop(self) -> None:
+        if self._started is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(None, self.db.close)
+        self._started = None

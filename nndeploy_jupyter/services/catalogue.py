@@ -1,0 +1,75 @@
+"""nndeploy's node catalogue (``dag/info``) and parameter enums (``param/types``), from a child process.
+
+The server never imports nndeploy. A short-lived child (``runtime/catalogue.py``) imports it, loads the
+workspace's plugins and writes the catalogue to a file; the result is cached until the plugin folder
+changes. Concurrent callers share one probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import Unavailable
+from ..runtime.plugins import plugin_files
+from ..workspace import Workspace
+
+PROBE_TIMEOUT_SECONDS = 120
+
+
+class NodeCatalogue:
+    def __init__(self, workspace: Workspace, log: logging.Logger):
+        self.workspace = workspace
+        self.log = log
+        self._cache: tuple[Any, dict[str, Any]] | None = None  # (plugin folder signature, catalogue)
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> dict[str, Any]:
+        """``{"dag": ..., "param_types": ..., "node_keys": [...], "plugin_errors": {...}}``."""
+        signature = await asyncio.to_thread(self._plugin_signature)
+        async with self._lock:
+            if self._cache is None or self._cache[0] != signature:
+                self._cache = (signature, await self._probe())
+            return self._cache[1]
+
+    async def dag_info(self) -> dict[str, Any]:
+        return (await self.get())["dag"]
+
+    async def param_types(self) -> dict[str, Any]:
+        return (await self.get())["param_types"]
+
+    async def node_keys(self) -> set[str]:
+        return set((await self.get())["node_keys"])
+
+    def invalidate(self) -> None:
+        self._cache = None
+
+    def _plugin_signature(self) -> tuple[tuple[str, float, int], ...]:
+        return tuple((p.name, p.stat().st_mtime, p.stat().st_size) for p in plugin_files(self.workspace.folder("plugin")))
+
+    async def _probe(self) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="nndeploy-catalogue-") as scratch:
+            output = Path(scratch) / "catalogue.json"
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "nndeploy_jupyter.runtime.catalogue", str(output),
+                str(self.workspace.folder("plugin")),
+                cwd=scratch, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                _, stderr = await asyncio.wait_for(proc.communicate(), PROBE_TIMEOUT_SECONDS)
+            except asyncio.TimeoutError:
+                proc.kill()
+                raise Unavailable("nndeploy's node catalogue did not load in time") from None
+            if proc.returncode != 0 or not output.exists():
+                tail = stderr.decode(errors="replace").strip().splitlines()[-5:]
+                self.log.error("node catalogue probe failed (%s): %s", proc.returncode, "\n".join(tail))
+                raise Unavailable(f"nndeploy's node catalogue could not be loaded (exit {proc.returncode})")
+            catalogue = await asyncio.to_thread(lambda: json.loads(output.read_text(encoding="utf-8")))
+        for name, error in catalogue["plugin_errors"].items():
+            self.log.warning("plugin %s did not load: %s", name, error)
+        return catalogue

@@ -1,0 +1,93 @@
+"""The event hub: every live event (task status, progress, logs, downloads, system) goes through here.
+
+Events keep nndeploy's wire format (``{"flag", "message", "result": {"type", ...}}``) and add what upstream
+lacks: ``task_id``, a server-wide monotonic ``seq`` and a ``ts`` on every event. Recent events of each task
+are buffered, so a client that binds late is replayed what it missed. Subscribers are plain callables
+(the WebSocket handler registers one per socket); the hub knows nothing of Tornado.
+
+Call :meth:`EventHub.publish` on the event loop; from another thread use :meth:`publish_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+ALL_TASKS = "*"
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+
+
+@dataclass
+class Subscription:
+    listener: Listener
+    task_ids: set[str] = field(default_factory=set)
+
+    def wants(self, task_id: str | None) -> bool:
+        # Events without a task (system events) go to everyone, as upstream does.
+        return task_id is None or ALL_TASKS in self.task_ids or task_id in self.task_ids
+
+
+class EventHub:
+    def __init__(self, per_task_buffer: int = 500, tasks_buffered: int = 1000):
+        self._seq = itertools.count(1)
+        self._buffers: OrderedDict[str, deque[Event]] = OrderedDict()
+        self._per_task_buffer = per_task_buffer
+        self._tasks_buffered = tasks_buffered
+        self._subscriptions: list[Subscription] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def event(self, type: str, task_id: str | None = None, *, flag: str = "success", message: str = "",
+              **fields: Any) -> Event:
+        """Build an event in nndeploy's envelope, stamped with ``seq`` and ``ts``."""
+        result = {"type": type, "task_id": task_id, "seq": next(self._seq), "ts": time.time(), **fields}
+        return {"flag": flag, "message": message, "result": result}
+
+    def publish(self, type: str, task_id: str | None = None, **kwargs: Any) -> Event:
+        event = self.event(type, task_id, **kwargs)
+        if task_id is not None:
+            self._buffer(task_id).append(event)
+        for sub in list(self._subscriptions):
+            if sub.wants(task_id):
+                sub.listener(event)
+        return event
+
+    def publish_threadsafe(self, type: str, task_id: str | None = None, **kwargs: Any) -> None:
+        assert self._loop is not None, "attach() the hub to the event loop first"
+        self._loop.call_soon_threadsafe(lambda: self.publish(type, task_id, **kwargs))
+
+    def subscribe(self, listener: Listener) -> Subscription:
+        sub = Subscription(listener)
+        self._subscriptions.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subscriptions:
+            self._subscriptions.remove(sub)
+
+    def bind(self, sub: Subscription, task_id: str, since_seq: int = 0) -> list[Event]:
+        """Follow ``task_id`` (or ``"*"``) from now on; return its buffered events after ``since_seq``."""
+        sub.task_ids.add(task_id)
+        if task_id == ALL_TASKS:
+            return []
+        return [e for e in self._buffers.get(task_id, ()) if e["result"]["seq"] > since_seq]
+
+    def buffered(self, task_id: str) -> list[Event]:
+        return list(self._buffers.get(task_id, ()))
+
+    def _buffer(self, task_id: str) -> deque[Event]:
+        buffer = self._buffers.get(task_id)
+        if buffer is None:
+            buffer = self._buffers[task_id] = deque(maxlen=self._per_task_buffer)
+            while len(self._buffers) > self._tasks_buffered:
+                self._buffers.popitem(last=False)
+        else:
+            self._buffers.move_to_end(task_id)
+        return buffer

@@ -1,0 +1,39 @@
+"""Small facts about nndeploy graph JSON that several services need, without importing nndeploy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import BadRequest
+
+MAX_NAME_LENGTH = 200
+
+
+def parse_graph(content: Any) -> dict[str, Any]:
+    """Accept a graph as a dict or a JSON string (nndeploy's frontend sends both); refuse anything else."""
+    if isinstance(content, (str, bytes)):
+        try:
+            content = json.loads(content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise BadRequest(f"workflow is not valid JSON: {e}") from None
+    if not isinstance(content, dict):
+        raise BadRequest("workflow must be a JSON object")
+    return content
+
+
+def graph_name(graph: dict[str, Any]) -> str:
+    """The graph's ``name_``, checked to be usable as a file name inside one folder."""
+    name = graph.get("name_")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("workflow has no name_ (a non-empty string is required)")
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(f"name_ is longer than {MAX_NAME_LENGTH} characters")
+    if ".." in name or "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
+        raise BadRequest(f"name_ {name!r} may not contain '..', '/', '\\' or NUL, nor start with '.'")
+    return name
+
+
+def summary(graph: dict[str, Any]) -> dict[str, str]:
+    """The descriptive fields nndeploy's lists show."""
+    return {k: str(graph.get(k) or "") for k in ("developer_", "source_", "desc_")}

@@ -1,0 +1,5 @@
+"""SQLite persistence: one connection, one thread, versioned schema."""
+
+from .database import Database
+
+__all__ = ["Database"]

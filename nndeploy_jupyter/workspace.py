@@ -1,0 +1,79 @@
+"""The workspace on disk: nndeploy's ``resources/`` layout, and the one place client paths are resolved.
+
+Every path a client names goes through :meth:`Workspace.resolve`, which either returns a path inside
+``resources/`` or raises; nothing else in the package joins client strings onto the file system.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import BadRequest, Forbidden, NotFound
+
+RESOURCE_FOLDERS = ("images", "videos", "audios", "models", "others", "workflow", "template", "plugin", "db")
+# Windows device names: refused everywhere so a workspace stays portable and a share never chokes on them.
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def resources(self) -> Path:
+        return self.root / "resources"
+
+    def folder(self, name: str) -> Path:
+        return self.resources / name
+
+    @property
+    def database_path(self) -> Path:
+        return self.folder("db") / "nndeploy.db"
+
+    def create(self) -> None:
+        """Create the layout (idempotent). Runs once at start, off the event loop."""
+        for name in RESOURCE_FOLDERS:
+            self.folder(name).mkdir(parents=True, exist_ok=True)
+
+    def resolve(self, client_path: str, *, must_exist: bool = False) -> Path:
+        """Map a client's path to an absolute path inside ``resources/``, or raise 400/403.
+
+        Accepted: a path relative to ``resources/`` (optionally starting with ``resources/``, as
+        nndeploy's frontend sends it) or an absolute path inside it. Symlinks are followed before the
+        containment check, so a link pointing out is refused like ``..``.
+        """
+        if not client_path or "\x00" in client_path:
+            raise BadRequest("file_path is empty or contains a NUL byte")
+        root = self.resources.resolve()
+        raw = Path(client_path)
+        if raw.is_absolute():
+            candidate = raw
+        else:
+            parts = PurePosixPath(client_path.replace("\\", "/")).parts
+            if parts and parts[0] == "resources":
+                parts = parts[1:]
+            if any(p == ".." for p in parts):
+                raise Forbidden(f"path {client_path!r} leaves the resources folder")
+            for part in parts:
+                check_name(part)
+            candidate = root.joinpath(*parts)
+        resolved = Path(os.path.realpath(candidate))
+        if resolved != root and root not in resolved.parents:
+            raise Forbidden(f"path {client_path!r} is outside the resources folder")
+        if must_exist and not resolved.exists():
+            raise NotFound(f"no such file: {client_path}")
+        return resolved
+
+    def relative(self, path: Path) -> str:
+        """The path as nndeploy's graphs name it: ``resources/<...>``, relative to the workspace."""
+        return str(PurePosixPath("resources", path.resolve().relative_to(self.resources.resolve())))
+
+
+def check_name(name: str) -> str:
+    """Refuse a single path component that could escape a folder or trip a file system."""
+    stem = name.split(".")[0].lower()
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name or stem in _RESERVED:
+        raise BadRequest(f"invalid name: {name!r}")
+    return name

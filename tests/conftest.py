@@ -1,0 +1,56 @@
+"""Shared fixtures: a real Jupyter server (pytest-jupyter) with the extension on a temporary workspace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+API = ("nndeploy", "api")
+NO_AUTH = {"Authorization": ""}  # jp_fetch only setdefault()s the token header
+
+
+@pytest.fixture
+def jp_base_url() -> str:
+    return "/prefix/with%20space/"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return tmp_path / "ws"
+
+
+@pytest.fixture
+def extension_config() -> dict:
+    """Extra ``NnDeployExtension`` traits a test module wants; override in the module."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(workspace: Path, extension_config: dict) -> dict:
+    return {
+        "ServerApp": {"jpserver_extensions": {"nndeploy_jupyter": True}},
+        "NnDeployExtension": {"workspace": str(workspace), **extension_config},
+    }
+
+
+@pytest.fixture
+def api(jp_fetch):
+    """``await api("GET", "workflows")`` -> (status, parsed JSON body); 4xx/5xx are returned, not raised."""
+
+    async def call(method: str, path: str, body=None, headers=None, raw: bool = False, **kwargs):
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        if method == "POST" and body is None:
+            body = b""
+        response = await jp_fetch(*API, *path.split("/"), method=method, body=body, headers=headers or {},
+                                  raise_error=False, **kwargs)
+        if raw:
+            return response
+        text = response.body.decode() if response.body else ""
+        return response.code, (json.loads(text) if text else None)
+
+    return call
