@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import Unavailable
 from ..runtime.plugins import plugin_files
+from ..runtime.process import child_env
 from ..workspace import Workspace
 
 PROBE_TIMEOUT_SECONDS = 120
@@ -58,7 +59,7 @@ class NodeCatalogue:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "nndeploy_jupyter.runtime.catalogue", str(output),
                 str(self.workspace.folder("plugin")),
-                cwd=scratch, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                cwd=scratch, env=child_env(), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )
             try:
                 _, stderr = await asyncio.wait_for(proc.communicate(), PROBE_TIMEOUT_SECONDS)
