@@ -7,11 +7,13 @@ Every path a client names goes through :meth:`Workspace.resolve`, which either r
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import BadRequest, Forbidden, NotFound
 
+DEMO_INPUTS = Path(__file__).resolve().parent / "templates" / "demo-inputs"
 RESOURCE_FOLDERS = ("images", "videos", "audios", "models", "others", "workflow", "template", "plugin", "db")
 # Windows device names: refused everywhere so a workspace stays portable and a share never chokes on them.
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
@@ -33,9 +35,15 @@ class Workspace:
         return self.folder("db") / "nndeploy.db"
 
     def create(self) -> None:
-        """Create the layout (idempotent). Runs once at start, off the event loop."""
+        """Create the layout and the built-in templates' demo inputs, never overwriting a user's file
+        (idempotent). Runs once at start, off the event loop."""
         for name in RESOURCE_FOLDERS:
             self.folder(name).mkdir(parents=True, exist_ok=True)
+        for demo in DEMO_INPUTS.iterdir():
+            folder = "videos" if demo.suffix == ".avi" else "images"
+            target = self.folder(folder) / demo.name
+            if not target.exists():
+                shutil.copyfile(demo, target)
 
     def resolve(self, client_path: str, *, must_exist: bool = False) -> Path:
         """Map a client's path to an absolute path inside ``resources/``, or raise 400/403.
