@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 PLUGIN_SUFFIXES = (".py", ".so")
+BUILTIN_PLUGIN_DIR = Path(__file__).resolve().parent.parent / "templates" / "plugins"
 _loaded: dict[Path, float] = {}  # path -> mtime it was loaded at, in this process
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Unavailable
-from ..runtime.plugins import plugin_files
+from ..runtime.plugins import BUILTIN_PLUGIN_DIR, plugin_files
 from ..runtime.process import child_env
 from ..workspace import Workspace
 
@@ -58,7 +58,7 @@ class NodeCatalogue:
             output = Path(scratch) / "catalogue.json"
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "nndeploy_jupyter.runtime.catalogue", str(output),
-                str(self.workspace.folder("plugin")),
+                str(BUILTIN_PLUGIN_DIR), str(self.workspace.folder("plugin")),
                 cwd=scratch, env=child_env(), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )
             try:
