@@ -8,8 +8,8 @@ with ``{"flag": "error", "message": reason}``; so does a pydantic ``ValidationEr
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler

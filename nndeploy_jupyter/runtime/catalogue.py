@@ -19,7 +19,8 @@ def build(plugin_dirs: list[Path]) -> dict:
 
     plugin_errors = {name: error for d in plugin_dirs for name, error in load_plugins(d).items()}
     dag = json.loads(nndeploy.dag.get_dag_json())
-    keys = sorted({n["nodeEntity"]["key_"] for n in dag["nodes"] if "nodeEntity" in n} | set(nndeploy.dag.get_node_keys()))
+    listed = {n["nodeEntity"]["key_"] for n in dag["nodes"] if "nodeEntity" in n}
+    keys = sorted(listed | set(nndeploy.dag.get_node_keys()))
     return {"dag": dag, "param_types": nndeploy.get_type_enum_json(), "node_keys": keys,
             "plugin_errors": plugin_errors}
 

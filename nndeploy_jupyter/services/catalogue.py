@@ -51,7 +51,8 @@ class NodeCatalogue:
         self._cache = None
 
     def _plugin_signature(self) -> tuple[tuple[str, float, int], ...]:
-        return tuple((p.name, p.stat().st_mtime, p.stat().st_size) for p in plugin_files(self.workspace.folder("plugin")))
+        files = plugin_files(self.workspace.folder("plugin"))
+        return tuple((p.name, p.stat().st_mtime, p.stat().st_size) for p in files)
 
     async def _probe(self) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="nndeploy-catalogue-") as scratch:

@@ -14,8 +14,9 @@ import asyncio
 import itertools
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 ALL_TASKS = "*"
 Event = dict[str, Any]

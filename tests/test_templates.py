@@ -1,0 +1,88 @@
+"""Templates: the built-in ones, resources/template/, and extra trees in nndeploy-workflow's layout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-templates"
+
+
+def official_tree(root: Path) -> Path:
+    """A small tree laid out as the nndeploy-workflow repository: <category>/<Name>.json with cover and readme,
+    plus the clutter the real repository has (markdown, images, a non-template JSON, a dot folder)."""
+    for category, name in (("classification", "Classification_ResNet"), ("detect", "Detect_YOLO")):
+        (root / category).mkdir(parents=True)
+        if (OFFICIAL / f"{name}.json").exists():
+            shutil.copy(OFFICIAL / f"{name}.json", root / category / f"{name}.json")
+        else:  # the fixture lives beside the repository; a stand-in of the same shape keeps the test meaningful
+            (root / category / f"{name}.json").write_text(json.dumps(
+                {"key_": "nndeploy.dag.Graph", "name_": name, "desc_": "d", "node_repository_": []}))
+    (root / "classification" / "cover.Classification_ResNet.jpg").write_bytes(b"\xff\xd8\xff")
+    (root / "classification" / "readme.Classification_ResNet.md").write_text("# ResNet\n")
+    (root / "detect" / "readme.template.md").write_text("# YOLO\n")
+    (root / "README.md").write_text("# templates\n")
+    (root / "detect" / "requirements.yolo.txt").write_text("nothing\n")
+    (root / "detect" / "broken.json").write_text("{not json")
+    (root / "detect" / "package.json").write_text('{"name": "not a graph"}')
+    (root / ".github").mkdir()
+    (root / ".github" / "x.json").write_text(json.dumps({"name_": "hidden", "node_repository_": []}))
+    return root
+
+
+@pytest.fixture
+def extension_config(tmp_path: Path) -> dict:
+    return {"template_dirs": [str(official_tree(tmp_path / "nndeploy-workflow"))]}
+
+
+async def test_lists_builtin_and_official_layout_templates(api, tmp_path: Path):
+    code, body = await api("GET", "template")
+    assert code == 200 and body["flag"] == "success"
+    by_name = {t["name_"]: t for t in body["result"]}
+    assert {"Image_Edge_Detection", "Video_Edge_Detection", "Posterize_Plugin_Node"} <= set(by_name)
+    assert {"Classification_ResNet", "Detect_YOLO"} <= set(by_name)
+    assert "hidden" not in by_name and "not a graph" not in by_name and len(by_name) == 5
+
+    resnet = by_name["Classification_ResNet"]
+    assert resnet["category_"] == "classification"
+    assert resnet["cover_"] == str(tmp_path / "nndeploy-workflow/classification/cover.Classification_ResNet.jpg")
+    assert resnet["requirements_"] == "# ResNet\n"
+    assert by_name["Detect_YOLO"]["requirements_"] == "# YOLO\n"  # readme.template.md as a fallback
+    edge = by_name["Image_Edge_Detection"]
+    assert edge["category_"] == "image" and Path(edge["cover_"]).is_file() and "Canny" in edge["requirements_"]
+
+
+async def test_categories(api):
+    code, body = await api("GET", "template/dir")
+    assert code == 200
+    assert body["result"] == ["classification", "custom_node", "detect", "image", "video"]
+
+
+async def test_get_one_template_and_ids_are_stable(api):
+    _, first = await api("GET", "template")
+    _, second = await api("GET", "template")
+    assert [t["id"] for t in first["result"]] == [t["id"] for t in second["result"]]
+    resnet = next(t for t in first["result"] if t["name_"] == "Classification_ResNet")
+    code, body = await api("GET", f"template/{resnet['id']}")
+    assert code == 200 and body["result"]["name_"] == "Classification_ResNet"
+    assert isinstance(body["result"]["node_repository_"], list)
+
+
+async def test_unknown_template_is_404(api):
+    code, body = await api("GET", "template/not-a-template")
+    assert code == 404 and body["flag"] == "error"
+
+
+async def test_templates_dropped_into_resources_template_are_listed(api, workspace: Path):
+    await api("GET", "template")
+    mine = workspace / "resources" / "template" / "mine"
+    mine.mkdir(parents=True)
+    (mine / "My_Graph.json").write_text(json.dumps({"name_": "My_Graph", "node_repository_": []}))
+    _, body = await api("GET", "template")
+    assert any(t["name_"] == "My_Graph" and t["category_"] == "mine" for t in body["result"])
+    (mine / "My_Graph.json").unlink()
+    _, body = await api("GET", "template")
+    assert not any(t["name_"] == "My_Graph" for t in body["result"])
