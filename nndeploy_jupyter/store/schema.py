@@ -28,4 +28,28 @@ MIGRATIONS: list[str] = [
         seen_at     REAL NOT NULL
     )
     """,
+    # 2: the durable task queue. ``seq`` is the submission order; JSON columns hold dicts/lists as text.
+    """
+    CREATE TABLE tasks (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        id            TEXT NOT NULL UNIQUE,
+        state         TEXT NOT NULL,
+        priority      INTEGER NOT NULL,
+        name          TEXT NOT NULL DEFAULT '',
+        graph         TEXT NOT NULL,
+        source        TEXT,
+        params        TEXT,
+        submitted_at  REAL NOT NULL,
+        dispatched_at REAL,
+        started_at    REAL,
+        finished_at   REAL,
+        worker_pid    INTEGER,
+        error         TEXT,
+        time_profile  TEXT,
+        result_values TEXT,
+        outputs       TEXT
+    );
+    CREATE INDEX tasks_queue_order ON tasks (state, priority, seq);
+    CREATE INDEX tasks_finished ON tasks (finished_at)
+    """,
 ]

@@ -1,0 +1,164 @@
+"""Checks a graph before it is queued, so the mistakes that kill nndeploy's process never reach a worker.
+
+nndeploy SIGSEGVs on a dangling edge, a cycle or a duplicate wiring, and passes an empty image on when an
+input file is missing. Every check here names the node and the reason (400). Nothing nndeploy-specific is
+imported: the known node keys come from the catalogue, paths from the workspace rules.
+
+Nested graphs (a node with its own ``node_repository_``) are checked level by level: names unique among
+siblings, keys known, no cycle, file paths confined. Edges are checked at the top level, where the
+frontend wires them; inside a composite node, its own code wires the edges to its inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ApiError, BadRequest
+from ..workspace import Workspace
+
+Graph = dict[str, Any]
+_STREAM_SCHEMES = ("http://", "https://", "rtsp://", "rtmp://")
+
+
+def validate_graph(graph: Any, node_keys: set[str], workspace: Workspace) -> None:
+    """Raise :class:`BadRequest` naming the node and the reason when ``graph`` must not run."""
+    if not isinstance(graph, dict):
+        raise BadRequest("the graph must be a JSON object")
+    repository = graph.get("node_repository_")
+    if not isinstance(repository, list):
+        raise BadRequest("the graph has no node_repository_ list")
+    if not repository:
+        raise BadRequest("the graph has no nodes")
+    _check_level(repository, node_keys, workspace, parent=None)
+    _check_edges(graph, repository)
+
+
+def apply_params(graph: Graph, params: dict[str, dict[str, Any]]) -> Graph:
+    """A copy of ``graph`` with ``{"<node name_>": {"<key>": value}}`` set; dict values are merged."""
+    graph = copy.deepcopy(graph)
+    for node_name, values in params.items():
+        node = _find_node(graph, node_name)
+        if node is None:
+            raise BadRequest(f"params: the graph has no node named {node_name!r}")
+        for key, value in values.items():
+            if key not in node:
+                raise BadRequest(f"params: node {node_name!r} has no parameter {key!r}")
+            node[key] = _merged(node[key], value)
+    return graph
+
+
+def _merged(current: Any, value: Any) -> Any:
+    if isinstance(current, dict) and isinstance(value, dict):
+        return {**current, **{k: _merged(current.get(k), v) for k, v in value.items()}}
+    return value
+
+
+def _find_node(graph: Graph, name: str) -> Graph | None:
+    for node in _walk(graph.get("node_repository_") or []):
+        if node.get("name_") == name:
+            return node
+    return None
+
+
+def _walk(repository: list[Any]) -> Iterator[Graph]:
+    """Every node dict, breadth first, so a top-level node wins over a nested one of the same name."""
+    level = [n for n in repository if isinstance(n, dict)]
+    while level:
+        yield from level
+        level = [c for n in level for c in (n.get("node_repository_") or []) if isinstance(c, dict)]
+
+
+def _check_level(repository: list[Any], node_keys: set[str], workspace: Workspace, parent: str | None) -> None:
+    where = f" inside {parent!r}" if parent else ""
+    seen: set[str] = set()
+    for index, node in enumerate(repository):
+        if not isinstance(node, dict):
+            raise BadRequest(f"node #{index}{where} is not a JSON object")
+        name = node.get("name_")
+        if not isinstance(name, str) or not name:
+            raise BadRequest(f"node #{index}{where} has no name_")
+        if name in seen:
+            raise BadRequest(f"node {name!r}{where}: the name is used by another node")
+        seen.add(name)
+        key = node.get("key_")
+        if not isinstance(key, str) or not key:
+            raise BadRequest(f"node {name!r}{where} has no key_")
+        if key not in node_keys:
+            raise BadRequest(f"node {name!r}{where}: unknown node type {key!r} (is its plugin loaded?)")
+        for field in ("inputs_", "outputs_"):
+            if not all(isinstance(e, dict) and isinstance(e.get("name_"), str) for e in node.get(field) or []):
+                raise BadRequest(f"node {name!r}{where}: every entry of {field} needs a name_")
+        _check_paths(node, workspace)
+        children = node.get("node_repository_")
+        if children:
+            if not isinstance(children, list):
+                raise BadRequest(f"node {name!r}{where}: node_repository_ must be a list")
+            _check_level(children, node_keys, workspace, parent=name)
+    _check_acyclic(repository, where)
+
+
+def _edges(node: Graph, field: str) -> list[str]:
+    return [e["name_"] for e in node.get(field) or []]
+
+
+def _check_edges(graph: Graph, repository: list[Graph]) -> None:
+    producers: dict[str, str] = {}
+    for node in repository:
+        for edge in _edges(node, "outputs_"):
+            if edge in producers:
+                raise BadRequest(f"node {node['name_']!r}: output {edge!r} is also produced by {producers[edge]!r}")
+            producers[edge] = node["name_"]
+    for node in repository:
+        for edge in _edges(node, "inputs_"):
+            if edge not in producers:
+                raise BadRequest(f"node {node['name_']!r}: input {edge!r} is not produced by any node")
+    for edge in _edges(graph, "outputs_"):
+        if edge not in producers:
+            raise BadRequest(f"graph output {edge!r} is not produced by any node")
+
+
+def _check_acyclic(repository: list[Graph], where: str) -> None:
+    """Kahn's algorithm: the nodes that cannot be ordered sit on a cycle or behind one."""
+    producer = {edge: node["name_"] for node in repository for edge in _edges(node, "outputs_")}
+    waiting = {node["name_"]: {producer[e] for e in _edges(node, "inputs_") if e in producer} for node in repository}
+    ready = [name for name, deps in waiting.items() if not deps]
+    while ready:
+        done = ready.pop()
+        del waiting[done]
+        for name, deps in waiting.items():
+            if done in deps:
+                deps.discard(done)
+                if not deps:
+                    ready.append(name)
+    if waiting:
+        names = sorted(waiting)
+        raise BadRequest(f"node {names[0]!r}{where} is in a cycle (nodes involved: {', '.join(names)})")
+
+
+def _check_paths(node: Graph, workspace: Workspace) -> None:
+    """Input files must exist and Output files go to an existing folder, both inside ``resources/``.
+
+    Graph paths are relative to the workspace root (the worker's working directory), as in nndeploy's
+    templates (``resources/images/...``).
+    """
+    role = node.get("node_type_")
+    path = node.get("path_")
+    if role not in ("Input", "Output") or "path_" not in node:
+        return
+    name = node["name_"]
+    if not isinstance(path, str) or not path:
+        raise BadRequest(f"node {name!r}: path_ is empty")
+    if role == "Input" and path.lower().startswith(_STREAM_SCHEMES):
+        return
+    raw = Path(path)
+    try:
+        resolved = workspace.resolve(str(raw if raw.is_absolute() else workspace.root / raw))
+    except ApiError as e:
+        raise BadRequest(f"node {name!r}: {e.message}") from None
+    if role == "Input" and not resolved.is_file():
+        raise BadRequest(f"node {name!r}: input file {path!r} does not exist")
+    if role == "Output" and not resolved.parent.is_dir():
+        raise BadRequest(f"node {name!r}: the folder of output {path!r} does not exist")
