@@ -1,0 +1,41 @@
+"""The pipes between the supervisor (server process) and a graph worker (child process).
+
+- Commands, supervisor -> worker, on the worker's stdin: one JSON object per line,
+  ``{"cmd": "run", "task_id", "graph", "reload_plugins"}`` or ``{"cmd": "cancel", "task_id"}``.
+- Messages, worker -> supervisor, on a dedicated pipe: one JSON object per line, ``{"type": ...}`` with
+  ``ready``, ``started``, ``progress`` and ``finished``. They stay small: never frames or tensors.
+- Logs: the worker's fd 1 and 2 are plain pipes (Python and C++ output alike). Around each task the worker
+  writes a marker line on both, so the supervisor attributes each line to the task that printed it, even
+  though logs and messages travel on separate pipes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_MARKER = "\x1enndeploy-jupyter-task "
+
+
+def begin_marker(task_id: str) -> bytes:
+    return f"{_MARKER}begin {task_id}\n".encode()
+
+
+def end_marker(task_id: str) -> bytes:
+    return f"{_MARKER}end {task_id}\n".encode()
+
+
+def parse_marker(line: str) -> tuple[str, str] | None:
+    """``("begin" | "end", task_id)`` for a marker line, else None."""
+    if not line.startswith(_MARKER):
+        return None
+    kind, _, task_id = line[len(_MARKER):].strip().partition(" ")
+    return kind, task_id
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message, separators=(",", ":"), default=str) + "\n").encode()
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    return json.loads(line)

@@ -1,0 +1,409 @@
+"""Server side of the graph workers: spawn, pre-warm, dispatch, watch, cancel, kill and restart them.
+
+Never imports nndeploy. Each worker (``worker.py``) is a child in its own session (so a kill takes its whole
+process group), started with the workspace as cwd. Its stdout/stderr are drained line by line into ``log``
+events of the task that printed them; its messages (``protocol.py``) become ``started``/``progress`` events
+and the task's outcome. A worker that dies fails its task with the signal or exit code (and the node that
+was running, from the last progress), and is replaced in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..workspace import Workspace
+from . import protocol
+from .process import child_env
+
+Emit = Callable[[str, dict], None]
+
+READY_TIMEOUT_SECONDS = 120
+LOG_DRAIN_SECONDS = 2.0  # after a task's outcome, how long its last log lines may take to arrive
+RESTART_BACKOFF_SECONDS = (0.0, 1.0, 5.0, 30.0)
+STREAM_LIMIT = 1 << 20
+
+
+@dataclass
+class RunOutcome:
+    state: str  # "SUCCEEDED" | "FAILED" | "CANCELLED"
+    error: str | None
+    time_profile: dict
+    values: dict[str, str]
+    outputs: list[dict]
+
+
+@dataclass
+class _Task:
+    task_id: str
+    graph: dict
+    emit: Emit
+    outputs_before: dict[Path, int | None]  # Output node paths -> mtime_ns before the run (None: absent)
+    finished: asyncio.Future
+    logs_done: asyncio.Event = field(default_factory=asyncio.Event)
+    ended_streams: set[str] = field(default_factory=set)
+    cancel_requested: bool = False
+    killed_after_grace: bool = False
+    kill_timer: asyncio.TimerHandle | None = None
+    last_progress: dict | None = None
+    last_error_line: str | None = None
+
+
+class _Worker:
+    def __init__(self, slot: int, proc: asyncio.subprocess.Process, messages: asyncio.StreamReader):
+        self.slot = slot
+        self.proc = proc
+        self.messages = messages
+        self.ready: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.exited: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.task: _Task | None = None
+        self.plugin_generation = 0
+        self.stream_task: dict[str, str | None] = {"stdout": None, "stderr": None}  # task each stream is in
+        self.readers: list[asyncio.Task] = []
+
+    @property
+    def idle(self) -> bool:
+        return self.ready.done() and not self.exited.done() and self.task is None
+
+    def send(self, command: dict) -> None:
+        assert self.proc.stdin is not None
+        if not self.exited.done():
+            self.proc.stdin.write(protocol.encode(command))
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class Supervisor:
+    def __init__(self, workspace: Workspace, size: int, cancel_grace_seconds: float, log: logging.Logger,
+                 plugin_dirs: list[Path]):
+        self.workspace = workspace
+        self.size = size
+        self.cancel_grace_seconds = cancel_grace_seconds
+        self.log = log
+        self.plugin_dirs = plugin_dirs
+        self._workers: dict[int, _Worker] = {}
+        self._by_task: dict[str, _Worker] = {}
+        self._plugin_generation = 0
+        self._scratch: Path | None = None
+        self._stopping = False
+        self._idle_changed: asyncio.Condition | None = None
+        self._restarts: set[asyncio.Task] = set()
+        self._failures = collections.Counter[int]()  # slot -> workers in a row that died before ready
+
+    async def start(self) -> None:
+        """Spawn the workers and return once each has imported nndeploy and loaded the plugins."""
+        self._stopping = False
+        self._idle_changed = asyncio.Condition()
+        self._scratch = Path(tempfile.mkdtemp(prefix="nndeploy-workers-"))
+        await asyncio.gather(*(self._spawn(slot) for slot in range(self.size)))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for restart in list(self._restarts):
+            restart.cancel()
+        workers = list(self._workers.values())
+        for worker in workers:
+            worker.kill()
+        for worker in workers:
+            await asyncio.wait({worker.exited, *worker.readers}, timeout=5)
+        self._workers.clear()
+        if self._scratch is not None:
+            await asyncio.to_thread(shutil.rmtree, self._scratch, True)
+
+    def idle(self) -> int:
+        return sum(worker.idle for worker in self._workers.values())
+
+    async def wait_idle(self) -> None:
+        """Return once a worker is ready and idle (e.g. after a restart)."""
+        assert self._idle_changed is not None
+        async with self._idle_changed:
+            await self._idle_changed.wait_for(lambda: self.idle() > 0)
+
+    def reload_plugins(self) -> None:
+        self._plugin_generation += 1
+
+    async def run(self, task_id: str, graph: dict, emit: Emit) -> RunOutcome:
+        await self.wait_idle()
+        worker = next(w for w in self._workers.values() if w.idle)
+        task = _Task(task_id, graph, emit, await asyncio.to_thread(_output_mtimes, self._output_paths(graph)),
+                     asyncio.get_running_loop().create_future())
+        worker.task = task
+        self._by_task[task_id] = worker
+        try:
+            worker.send({"cmd": "run", "task_id": task_id, "graph": graph,
+                         "reload_plugins": worker.plugin_generation != self._plugin_generation})
+            worker.plugin_generation = self._plugin_generation
+            await asyncio.wait({task.finished, worker.exited}, return_when=asyncio.FIRST_COMPLETED)
+            if task.finished.done():
+                await _first(task.logs_done.wait(), worker.exited, timeout=LOG_DRAIN_SECONDS)
+                outcome = self._reported_outcome(task, task.finished.result())
+            else:
+                await asyncio.wait(worker.readers, timeout=LOG_DRAIN_SECONDS)  # the dead worker's last lines
+                outcome = self._death_outcome(task, worker.proc.returncode)
+            outcome.outputs = await asyncio.to_thread(_fresh_outputs, task.outputs_before, self._output_nodes(graph))
+            return outcome
+        finally:
+            if task.kill_timer is not None:
+                task.kill_timer.cancel()
+            del self._by_task[task_id]
+            worker.task = None
+            await self._notify_idle()
+
+    async def cancel(self, task_id: str) -> bool:
+        """Interrupt a running task (the worker defers it until the graph is initialized); kill the worker
+        if the task has not ended ``cancel_grace_seconds`` later."""
+        worker = self._by_task.get(task_id)
+        if worker is None or worker.task is None:
+            return False
+        task = worker.task
+        if not task.cancel_requested:
+            task.cancel_requested = True
+            worker.send({"cmd": "cancel", "task_id": task_id})
+            task.kill_timer = asyncio.get_running_loop().call_later(
+                self.cancel_grace_seconds, self._kill_after_grace, worker, task)
+        return True
+
+    def _kill_after_grace(self, worker: _Worker, task: _Task) -> None:
+        if worker.task is task and not task.finished.done():
+            self.log.warning("task %s did not stop %.1fs after cancel: killing worker %d",
+                             task.task_id, self.cancel_grace_seconds, worker.proc.pid)
+            task.killed_after_grace = True
+            worker.kill()
+
+    # --- outcomes -------------------------------------------------------------------------------------
+
+    def _reported_outcome(self, task: _Task, message: dict) -> RunOutcome:
+        error = message.get("error")
+        if message.get("status_only") and task.last_error_line:
+            error = f"{error}: {task.last_error_line}"
+        return RunOutcome(message["state"], error, message.get("time_profile") or {},
+                          message.get("values") or {}, [])
+
+    def _death_outcome(self, task: _Task, returncode: int | None) -> RunOutcome:
+        if task.cancel_requested:
+            reason = "worker killed after cancel grace" if task.killed_after_grace else None
+            return RunOutcome("CANCELLED", reason, {}, {}, [])
+        cause = describe_exit(returncode)
+        running = _running_nodes(task.last_progress)
+        if running:
+            cause += f" while running node {', '.join(running)}"
+        return RunOutcome("FAILED", f"worker crashed: {cause}", {}, {}, [])
+
+    def _output_nodes(self, graph: dict) -> list[tuple[str, Path]]:
+        """(node name, absolute path) of every Output node, nested graphs included."""
+        found = []
+        for node in _walk_nodes(graph):
+            path = node.get("path_")
+            if node.get("node_type_") == "Output" and isinstance(path, str) and path:
+                found.append((str(node.get("name_")), self.workspace.root / path))
+        return found
+
+    def _output_paths(self, graph: dict) -> list[Path]:
+        return [path for _, path in self._output_nodes(graph)]
+
+    # --- worker processes ---------------------------------------------------------------------------
+
+    async def _spawn(self, slot: int) -> None:
+        assert self._scratch is not None
+        scratch = self._scratch / f"worker-{slot}"
+        await asyncio.to_thread(scratch.mkdir, exist_ok=True)
+        read_fd, write_fd = os.pipe()
+        command = [sys.executable, "-m", "nndeploy_jupyter.runtime.worker", "--workspace", str(self.workspace.root),
+                   "--scratch", str(scratch), "--message-fd", str(write_fd)]
+        for plugin_dir in self.plugin_dirs:
+            command += ["--plugin-dir", str(plugin_dir)]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command, cwd=self.workspace.root, env=child_env(), stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, pass_fds=(write_fd,),
+                start_new_session=True, limit=STREAM_LIMIT)
+        finally:
+            os.close(write_fd)
+        messages = asyncio.StreamReader(limit=STREAM_LIMIT)
+        await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(messages), os.fdopen(read_fd, "rb", 0))
+        worker = _Worker(slot, proc, messages)
+        worker.plugin_generation = self._plugin_generation
+        self._workers[slot] = worker
+        worker.readers = [asyncio.create_task(self._read_messages(worker)),
+                          asyncio.create_task(self._read_logs(worker, "stdout", proc.stdout)),
+                          asyncio.create_task(self._read_logs(worker, "stderr", proc.stderr)),
+                          asyncio.create_task(self._watch(worker))]
+        await asyncio.wait({worker.ready, worker.exited}, timeout=READY_TIMEOUT_SECONDS,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if worker.ready.done():
+            self.log.info("nndeploy worker %d ready (pid %d)", slot, proc.pid)
+            self._failures[slot] = 0
+            await self._notify_idle()
+        else:
+            self.log.error("nndeploy worker %d did not start (exit %s)", slot, proc.returncode)
+            worker.kill()
+
+    async def _watch(self, worker: _Worker) -> None:
+        returncode = await worker.proc.wait()
+        worker.exited.set_result(returncode)
+        if self._stopping:
+            return
+        self.log.warning("nndeploy worker %d (pid %d) ended: %s", worker.slot, worker.proc.pid,
+                         describe_exit(returncode))
+        if not worker.ready.done():
+            self._failures[worker.slot] += 1
+        restart = asyncio.create_task(self._restart(worker.slot))
+        self._restarts.add(restart)
+        restart.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, slot: int) -> None:
+        await asyncio.sleep(RESTART_BACKOFF_SECONDS[min(self._failures[slot], len(RESTART_BACKOFF_SECONDS) - 1)])
+        if not self._stopping:
+            await self._spawn(slot)
+
+    async def _notify_idle(self) -> None:
+        assert self._idle_changed is not None
+        async with self._idle_changed:
+            self._idle_changed.notify_all()
+
+    async def _read_messages(self, worker: _Worker) -> None:
+        async for line in _lines(worker.messages):
+            try:
+                message = protocol.decode(line)
+            except ValueError:
+                self.log.error("worker %d sent a malformed message: %r", worker.slot, line[:200])
+                continue
+            self._on_message(worker, message)
+
+    def _on_message(self, worker: _Worker, message: dict) -> None:
+        kind = message.pop("type")
+        if kind == "ready":
+            for name, error in message.get("plugin_errors", {}).items():
+                self.log.warning("plugin %s did not load: %s", name, error)
+            if not worker.ready.done():
+                worker.ready.set_result(message["pid"])
+            return
+        task = worker.task
+        if task is None or message.pop("task_id", None) != task.task_id:
+            return
+        if kind == "started":
+            _emit(task, "started", {"pid": message["pid"]}, self.log)
+        elif kind == "progress":
+            task.last_progress = message
+            _emit(task, "progress", message, self.log)
+        elif kind == "finished" and not task.finished.done():
+            task.finished.set_result(message)
+
+    async def _read_logs(self, worker: _Worker, stream: str, reader: asyncio.StreamReader | None) -> None:
+        assert reader is not None
+        async for raw in _lines(reader):
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            marker = protocol.parse_marker(line)
+            if marker is not None:
+                self._on_marker(worker, stream, *marker)
+                continue
+            if not line.strip():
+                continue
+            task = worker.task
+            if task is not None and worker.stream_task[stream] == task.task_id:
+                if line.startswith("E/"):
+                    task.last_error_line = line
+                _emit(task, "log", {"log": line}, self.log)
+            else:
+                self.log.debug("nndeploy worker %d: %s", worker.slot, line)
+
+    def _on_marker(self, worker: _Worker, stream: str, kind: str, task_id: str) -> None:
+        worker.stream_task[stream] = task_id if kind == "begin" else None
+        task = worker.task
+        if kind == "end" and task is not None and task.task_id == task_id:
+            task.ended_streams.add(stream)
+            if len(task.ended_streams) == 2:
+                task.logs_done.set()
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _emit(task: _Task, kind: str, fields: dict, log: logging.Logger) -> None:
+    try:
+        task.emit(kind, fields)
+    except Exception:
+        log.exception("event callback failed for task %s (%s)", task.task_id, kind)
+
+
+def _running_nodes(progress: dict | None) -> list[str]:
+    if not progress:
+        return []
+    return [name for name, node in progress.get("detail", {}).items() if node.get("status") == "RUNNING"]
+
+
+def _walk_nodes(graph: dict) -> list[dict]:
+    nodes = []
+    for node in graph.get("node_repository_") or []:
+        if isinstance(node, dict):
+            nodes.append(node)
+            nodes.extend(_walk_nodes(node))
+    return nodes
+
+
+def _output_mtimes(paths: list[Path]) -> dict[Path, int | None]:
+    mtimes: dict[Path, int | None] = {}
+    for path in paths:
+        try:
+            mtimes[path] = path.stat().st_mtime_ns
+        except OSError:
+            mtimes[path] = None
+    return mtimes
+
+
+def _fresh_outputs(before: dict[Path, int | None], nodes: list[tuple[str, Path]]) -> list[dict]:
+    """Output files that exist and were written during the run (nndeploy reports Ok without writing)."""
+    outputs = []
+    for name, path in nodes:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if before.get(path) != stat.st_mtime_ns:
+            outputs.append({"node": name, "path": str(path.resolve()), "size": stat.st_size})
+    return outputs
+
+
+async def _first(event_wait: Any, future: asyncio.Future, timeout: float) -> None:
+    """Wait for an event or a future, at most ``timeout`` seconds."""
+    waiter = asyncio.ensure_future(event_wait)
+    try:
+        await asyncio.wait({waiter, future}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
+async def _lines(reader: asyncio.StreamReader):
+    """Lines of a pipe until EOF; an over-long line comes out in pieces instead of stalling the reader."""
+    while True:
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:
+            if end.partial:
+                yield end.partial
+            return
+        except asyncio.LimitOverrunError as overrun:
+            line = await reader.readexactly(overrun.consumed)
+        yield line
