@@ -247,7 +247,7 @@ fault_creator = FaultCreator()
 nndeploy.dag.register_node("{FAULT_KEY}", fault_creator)
 '''
 
-BROKEN_PLUGIN = "import nndeploy.dag\nthis is not python\n"
+BROKEN_PLUGIN = "import nndeploy.dag\n\ndef run(:\n"  # a SyntaxError
 
 
 def write_fault_plugin(plugin_dir: Path) -> Path:

@@ -56,7 +56,7 @@ class _Task:
     cancel_requested: bool = False
     killed_after_grace: bool = False
     kill_timer: asyncio.TimerHandle | None = None
-    last_progress: dict | None = None
+    running_nodes: list[str] = field(default_factory=list)  # as last seen by the worker
     last_error_line: str | None = None
 
 
@@ -197,9 +197,8 @@ class Supervisor:
             reason = "worker killed after cancel grace" if task.killed_after_grace else None
             return RunOutcome("CANCELLED", reason, {}, {}, [])
         cause = describe_exit(returncode)
-        running = _running_nodes(task.last_progress)
-        if running:
-            cause += f" while running node {', '.join(running)}"
+        if task.running_nodes:
+            cause += f" while running node {', '.join(task.running_nodes)}"
         return RunOutcome("FAILED", f"worker crashed: {cause}", {}, {}, [])
 
     def _output_nodes(self, graph: dict) -> list[tuple[str, Path]]:
@@ -297,8 +296,10 @@ class Supervisor:
             return
         if kind == "started":
             _emit(task, "started", {"pid": message["pid"]}, self.log)
+        elif kind == "running":
+            task.running_nodes = message["nodes"]
         elif kind == "progress":
-            task.last_progress = message
+            task.running_nodes = _running_nodes(message)
             _emit(task, "progress", message, self.log)
         elif kind == "finished" and not task.finished.done():
             task.finished.set_result(message)
@@ -348,10 +349,8 @@ def _emit(task: _Task, kind: str, fields: dict, log: logging.Logger) -> None:
         log.exception("event callback failed for task %s (%s)", task.task_id, kind)
 
 
-def _running_nodes(progress: dict | None) -> list[str]:
-    if not progress:
-        return []
-    return [name for name, node in progress.get("detail", {}).items() if node.get("status") == "RUNNING"]
+def _running_nodes(progress: dict) -> list[str]:
+    return [name for name, node in progress["detail"].items() if node["status"] == "RUNNING"]
 
 
 def _walk_nodes(graph: dict) -> list[dict]:

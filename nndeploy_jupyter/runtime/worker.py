@@ -27,6 +27,7 @@ from typing import Any
 from . import protocol
 
 PROGRESS_INTERVAL_SECONDS = 0.15
+WATCH_INTERVAL_SECONDS = 0.03  # how often the running node is checked: a crash names the node it died in
 VALUE_TYPES = ("String", "Bool", "Num")  # the outputs upstream reports as `memory`
 MAX_VALUE_CHARS = 4096
 INTERRUPTED_STATUS = 61  # kStatusCodeNodeInterrupt, missing from nndeploy's Python StatusCode enum
@@ -185,9 +186,18 @@ class GraphTask:
         self.graph = None
 
     def _report_progress(self) -> None:
-        while not self._stop_progress.wait(PROGRESS_INTERVAL_SECONDS):
+        running: list[str] = []
+        next_progress = time.monotonic() + PROGRESS_INTERVAL_SECONDS
+        while not self._stop_progress.wait(WATCH_INTERVAL_SECONDS):
             self._interrupt_if_safe()
-            self._send_progress(force=False)
+            if time.monotonic() >= next_progress:
+                next_progress += PROGRESS_INTERVAL_SECONDS
+                self._send_progress(force=False)
+                continue
+            now_running = [name for name, rs in self.graph.get_nodes_run_status_recursive().items() if rs.is_running]
+            if now_running != running:
+                running = now_running
+                self.channel.send({"type": "running", "task_id": self.task_id, "nodes": running})
 
     def _send_progress(self, force: bool) -> None:
         statuses = self.graph.get_nodes_run_status_recursive()

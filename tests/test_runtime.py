@@ -1,0 +1,252 @@
+"""The graph workers and their supervisor, driven directly (no Jupyter server): real nndeploy graphs in real
+worker processes, with inputs, models and misbehaving plugin nodes built by the tests (tests/graphs.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import cv2
+import pytest
+
+import graphs
+from nndeploy_jupyter.runtime.supervisor import RunOutcome, Supervisor
+from nndeploy_jupyter.workspace import Workspace
+
+
+class Events:
+    """What a task's ``emit`` callback received, in order."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict]] = []
+
+    def __call__(self, kind: str, fields: dict) -> None:
+        self.received.append((kind, fields))
+
+    def of(self, kind: str) -> list[dict]:
+        return [fields for k, fields in self.received if k == kind]
+
+    @property
+    def log(self) -> str:
+        return "\n".join(e["log"] for e in self.of("log"))
+
+    @property
+    def pid(self) -> int:
+        return self.of("started")[0]["pid"]
+
+    async def wait_for(self, predicate, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(predicate(kind, fields) for kind, fields in self.received):
+            assert time.monotonic() < deadline, "event did not come"
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    ws = Workspace(tmp_path / "ws")
+    ws.create()
+    return ws
+
+
+@pytest.fixture
+def plugins(workspace: Workspace) -> Path:
+    graphs.write_fault_plugin(workspace.folder("plugin"))
+    return workspace.folder("plugin")
+
+
+@contextlib.asynccontextmanager
+async def supervisor(workspace: Workspace, grace: float = 5.0, plugin_dirs: list[Path] = ()) -> AsyncIterator[Supervisor]:
+    sup = Supervisor(workspace, 1, grace, logging.getLogger("test-runtime"), list(plugin_dirs))
+    await sup.start()
+    try:
+        yield sup
+    finally:
+        await sup.stop()
+
+
+async def run(sup: Supervisor, graph: dict, task_id: str = "t") -> tuple[RunOutcome, Events]:
+    events = Events()
+    await sup.wait_idle()
+    return await sup.run(task_id, graph, events), events
+
+
+async def test_image_graph_writes_its_output(workspace: Workspace) -> None:
+    async with supervisor(workspace) as sup:
+        assert sup.idle() == 1
+        outcome, events = await run(sup, graphs.canny_image_graph(workspace.root))
+
+    assert outcome.state == "SUCCEEDED", outcome.error
+    [output] = outcome.outputs
+    assert output["node"] == "Encode"
+    assert output["path"] == str(workspace.root / "resources/images/canny.out.jpg")
+    assert cv2.imread(output["path"]).shape == (120, 160, 3)
+    assert outcome.time_profile["run_time"] > 0 and "init_time" in outcome.time_profile
+    assert events.received[0][0] == "started"
+    final = events.of("progress")[-1]
+    assert (final["done"], final["total"]) == (1, 1)
+    assert final["nodes"]["Canny"] == {"done": 1, "total": 1, "status": "DONE"}
+    assert sorted(final["detail"]) == ["Canny", "Decode", "Encode"]
+    assert not (workspace.root / "logs").exists(), "import nndeploy left ./logs in the workspace"
+
+
+async def test_output_not_written_is_not_reported(workspace: Workspace) -> None:
+    graph = graphs.canny_image_graph(workspace.root)
+    graph["node_repository_"][-1]["path_"] = "resources/no-such-folder/out.jpg"  # nndeploy says Ok anyway
+    async with supervisor(workspace) as sup:
+        outcome, _ = await run(sup, graph)
+        assert outcome.state == "SUCCEEDED"
+        assert outcome.outputs == []
+        first, _ = await run(sup, graphs.canny_image_graph(workspace.root))
+        again, _ = await run(sup, graphs.canny_image_graph(workspace.root))
+    assert len(first.outputs) == len(again.outputs) == 1  # rewritten, so fresh again
+
+
+async def test_video_progress_counts_up_to_the_loop_count(workspace: Workspace, plugins: Path) -> None:
+    graph = graphs.video_graph(workspace.root, frames=40, middle=[graphs.fault(sleep_ms=15)])
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        outcome, events = await run(sup, graph)
+
+    assert outcome.state == "SUCCEEDED", outcome.error
+    progress = events.of("progress")
+    done = [p["done"] for p in progress]
+    assert done == sorted(done) and done[-1] == 40 and len(set(done)) >= 3
+    assert {p["total"] for p in progress} == {40}
+    assert progress[-1]["nodes"]["VideoEncode"]["done"] == 40
+    [output] = outcome.outputs
+    video = cv2.VideoCapture(output["path"])
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+
+
+async def test_infer_node_runs_the_official_classification_template(workspace: Workspace) -> None:
+    async with supervisor(workspace) as sup:
+        outcome, _ = await run(sup, graphs.classification_graph(workspace.root))
+
+    assert outcome.state == "SUCCEEDED", outcome.error
+    [output] = outcome.outputs
+    assert output["node"] == "OpenCvImageEncode_28"
+    assert cv2.imread(output["path"]).shape == (480, 640, 3)
+
+
+async def test_status_error_says_what_nndeploy_logged(workspace: Workspace) -> None:
+    graph = graphs.video_graph(workspace.root, frames=5)
+    graph["node_repository_"][-1]["path_"] = "resources/no-such-folder/out.avi"  # the encoder cannot open it
+    async with supervisor(workspace) as sup:
+        outcome, events = await run(sup, graph)
+
+    assert outcome.state == "FAILED"
+    assert outcome.error.startswith("kStatusCodeErrorInvalidParam: E/")
+    assert outcome.error.split(": ", 1)[1] in events.log
+
+
+async def test_exception_in_the_first_task_of_a_fresh_worker_fails_cleanly(workspace: Workspace, plugins: Path) -> None:
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        failed, failed_events = await run(sup, graphs.fault_graph(workspace.root, fault="raise"), "first")
+        after, after_events = await run(sup, graphs.canny_image_graph(workspace.root), "second")
+
+    assert failed.state == "FAILED"
+    assert failed.error == "RuntimeError: deliberate exception at call 1"
+    assert after.state == "SUCCEEDED"
+    assert after_events.pid == failed_events.pid  # the worker lived on
+
+
+async def test_cancel_running_video_ends_cancelled_fast(workspace: Workspace, plugins: Path) -> None:
+    graph = graphs.video_graph(workspace.root, frames=300, middle=[graphs.fault(sleep_ms=20)])
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        events = Events()
+        task = asyncio.create_task(sup.run("long", graph, events))
+        await events.wait_for(lambda kind, fields: kind == "progress" and fields["done"] >= 5)
+        cancelled_at = time.monotonic()
+        assert await sup.cancel("long")
+        outcome = await task
+        latency = time.monotonic() - cancelled_at
+        after, after_events = await run(sup, graphs.canny_image_graph(workspace.root))
+
+    assert outcome.state == "CANCELLED" and outcome.error is None
+    assert latency < 1.0
+    assert events.of("progress")[-1]["done"] < 300
+    assert not await sup.cancel("long")
+    assert after.state == "SUCCEEDED" and after_events.pid == events.pid  # interrupted, not killed
+
+
+async def test_cancel_during_slow_init_is_deferred_until_initialized(workspace: Workspace, plugins: Path) -> None:
+    graph = graphs.fault_graph(workspace.root, init_sleep_ms=1500)
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        events = Events()
+        task = asyncio.create_task(sup.run("slow-init", graph, events))
+        await events.wait_for(lambda kind, fields: kind == "started")
+        await asyncio.sleep(0.5)  # inside init(): nndeploy's interrupt() would SIGSEGV here
+        assert await sup.cancel("slow-init")
+        outcome = await task
+        after, after_events = await run(sup, graphs.canny_image_graph(workspace.root))
+
+    assert outcome.state == "CANCELLED" and outcome.error is None
+    assert after.state == "SUCCEEDED" and after_events.pid == events.pid
+
+
+@pytest.mark.parametrize(("fault", "cause", "trace"), [
+    ("segfault", "SIGSEGV", "Fatal Python error: Segmentation fault"),
+    ("abort", "SIGABRT", "Fatal Python error: Aborted"),
+    ("exit", "exit code 3", None),
+])
+async def test_worker_crash_fails_the_task_and_the_next_one_runs(
+        workspace: Workspace, plugins: Path, fault: str, cause: str, trace: str | None) -> None:
+    graph = graphs.fault_graph(workspace.root, frames=30, fault=fault, at_call=4, sleep_ms=60)
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        crashed, crashed_events = await run(sup, graph, "crash")
+        after, after_events = await run(sup, graphs.canny_image_graph(workspace.root), "after")
+
+    assert crashed.state == "FAILED"
+    assert crashed.error == f"worker crashed: {cause} while running node Fault"
+    if trace:
+        assert trace in crashed_events.log and "fault_nodes.py" in crashed_events.log
+        assert trace not in after_events.log
+    assert after.state == "SUCCEEDED"
+    assert after_events.pid != crashed_events.pid
+
+
+async def test_hung_node_is_killed_after_the_cancel_grace(workspace: Workspace, plugins: Path) -> None:
+    graph = graphs.fault_graph(workspace.root, frames=30, fault="hang", at_call=3)
+    async with supervisor(workspace, grace=0.5, plugin_dirs=[plugins]) as sup:
+        events = Events()
+        task = asyncio.create_task(sup.run("hung", graph, events))
+        await events.wait_for(lambda kind, fields: kind == "progress" and fields["done"] >= 3)
+        cancelled_at = time.monotonic()
+        assert await sup.cancel("hung")
+        outcome = await task
+        latency = time.monotonic() - cancelled_at
+        after, after_events = await run(sup, graphs.canny_image_graph(workspace.root))
+
+    assert outcome.state == "CANCELLED"
+    assert outcome.error == "worker killed after cancel grace"
+    assert 0.5 <= latency < 2.5
+    assert after.state == "SUCCEEDED" and after_events.pid != events.pid
+
+
+async def test_broken_plugin_is_reported_and_the_good_one_loads(workspace: Workspace, plugins: Path) -> None:
+    graphs.write_broken_plugin(plugins)
+    unknown = graphs.canny_image_graph(workspace.root, name="unknown")
+    unknown["node_repository_"][1]["key_"] = "tests.NodeFromTheBrokenPlugin"
+    async with supervisor(workspace, plugin_dirs=[plugins, workspace.root / "no-such-dir"]) as sup:
+        good, good_events = await run(sup, graphs.fault_graph(workspace.root), "good")
+        bad, _ = await run(sup, unknown, "bad")
+
+    assert good.state == "SUCCEEDED", good.error
+    assert "plugin broken_nodes.py did not load: SyntaxError" in good_events.log
+    assert bad.state == "FAILED"
+    assert "Failed to create node" in bad.error and "broken_nodes.py: SyntaxError" in bad.error
+
+
+async def test_reloaded_plugins_reach_the_worker(workspace: Workspace) -> None:
+    plugin_dir = workspace.folder("plugin")
+    async with supervisor(workspace, plugin_dirs=[plugin_dir]) as sup:
+        before, _ = await run(sup, graphs.fault_graph(workspace.root), "before")
+        graphs.write_fault_plugin(plugin_dir)
+        sup.reload_plugins()
+        after, _ = await run(sup, graphs.fault_graph(workspace.root), "after")
+
+    assert before.state == "FAILED" and "Failed to create node" in before.error
+    assert after.state == "SUCCEEDED", after.error
