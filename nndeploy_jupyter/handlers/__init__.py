@@ -3,12 +3,14 @@
 Paths are relative to ``{base_url}nndeploy/api/``.
 """
 
-from . import meta, nodes, templates, workflows
+from . import meta, nodes, progress, tasks, templates, workflows
 
 ROUTES = [
     *workflows.ROUTES,
     *templates.ROUTES,
     *nodes.ROUTES,
+    *tasks.ROUTES,
+    *progress.ROUTES,
     *meta.ROUTES,
     (r"(?P<path>.*)", meta.UnknownRouteHandler),  # last: a JSON 404 for anything unknown
 ]

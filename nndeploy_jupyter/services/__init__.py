@@ -11,12 +11,16 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..runtime.supervisor import Supervisor
 from ..store import Database
 from ..workspace import Workspace
 from .catalogue import NodeCatalogue
 from .events import EventHub
+from .tasks import TaskQueue
 from .templates import TemplateCatalog
 from .workflows import WorkflowStore
+
+BUILTIN_PLUGINS = Path(__file__).resolve().parent.parent / "templates" / "plugins"
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,15 @@ class Services:
         self.templates = TemplateCatalog(self.workspace, self.db, config.template_dirs, self.log)
         self.catalogue = NodeCatalogue(self.workspace, self.log)
         self.events = EventHub()
+        plugin_dirs = [BUILTIN_PLUGINS, self.workspace.folder("plugin")]
+        self.supervisor = Supervisor(self.workspace, config.max_workers, config.cancel_grace_seconds, self.log,
+                                     plugin_dirs)
+        self.tasks = TaskQueue(self.db, self.events, self.supervisor, self.workspace, self.catalogue,
+                               max_workers=config.max_workers, history_limit=config.history_limit,
+                               cancel_grace_seconds=config.cancel_grace_seconds, log=self.log,
+                               downloads=lambda: getattr(self, "downloads", None))
         self._started: asyncio.Future[None] | None = None
+        self._warming: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         """Idempotent: the first caller starts everything, later callers wait for the same start."""
@@ -52,9 +64,23 @@ class Services:
         self.events.attach(asyncio.get_running_loop())
         await asyncio.get_running_loop().run_in_executor(None, self.workspace.create)
         await self.db.open()
+        await self.tasks.start()
+        # Workers import nndeploy (about a second each): warm them in the background, the queue waits for them.
+        self._warming = asyncio.ensure_future(self._start_workers())
+
+    async def _start_workers(self) -> None:
+        try:
+            await self.supervisor.start()
+        except Exception:
+            self.log.exception("nndeploy workers did not start; tasks stay pending")
 
     async def stop(self) -> None:
         if self._started is None:
             return
+        await self.tasks.stop()
+        if self._warming is not None:
+            self._warming.cancel()
+        await self.supervisor.stop()
+        await self.tasks.drain(timeout=5)
         await asyncio.get_running_loop().run_in_executor(None, self.db.close)
         self._started = None

@@ -1,0 +1,135 @@
+"""The live WebSocket: authenticated, replays what a late client missed, follows all tasks, survives bad frames."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from graphs import canny_image_graph, video_graph
+from tornado.httpclient import HTTPClientError
+
+from nndeploy_jupyter.services import Services
+
+WS = ("nndeploy", "api", "ws", "progress")
+FINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"}
+
+
+@pytest.fixture
+def extension_config() -> dict:
+    return {"max_workers": 1}
+
+
+async def submit(api, graph: dict) -> str:
+    code, answer = await api("POST", "queue", graph)
+    assert code == 202, answer
+    return answer["result"]["task_id"]
+
+
+async def receive(ws, until, timeout: float = 60) -> list[dict]:
+    """Events read until ``until(event)`` is true (that one included)."""
+    events = []
+    while True:
+        message = await asyncio.wait_for(ws.read_message(), timeout)
+        assert message is not None, "socket closed"
+        events.append(json.loads(message))
+        if until(events[-1]):
+            return events
+
+
+def ends(task_id: str):
+    return lambda e: e["result"]["type"] == "task_run_info" and e["result"]["task_id"] == task_id
+
+
+async def bind(ws, task_id: str, since: int | None = None) -> None:
+    await ws.write_message(json.dumps({"type": "bind", "task_id": task_id,
+                                       **({"since": since} if since is not None else {})}))
+
+
+async def test_without_a_token_the_socket_is_refused(jp_ws_fetch):
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_ws_fetch(*WS, headers={"Authorization": ""})
+    assert refused.value.code == 403
+
+
+async def test_a_bound_client_follows_a_video_task_to_its_end(api, jp_ws_fetch, workspace: Path):
+    ws = await jp_ws_fetch(*WS)
+    task_id = await submit(api, video_graph(workspace, frames=60))
+    await bind(ws, task_id)
+    events = await receive(ws, ends(task_id))
+    results = [e["result"] for e in events]
+    assert all(r["task_id"] == task_id for r in results)
+    seqs = [r["seq"] for r in results if not r.get("snapshot")]
+    assert seqs == sorted(seqs) and all(r["ts"] > 0 for r in results)
+
+    states = [r["state"] for r in results if r["type"] == "status" and not r.get("snapshot")]
+    assert states[-3:] == ["DISPATCHED", "RUNNING", "SUCCEEDED"]
+    progress = [r for r in results if r["type"] == "progress"]
+    assert progress and progress[-1]["done"] == progress[-1]["total"] == 60
+    assert [p["done"] for p in progress] == sorted(p["done"] for p in progress)
+    assert any(r["type"] == "log" for r in results)
+    assert events[-1]["flag"] == "success" and results[-1]["outputs"][0]["node"] == "VideoEncode"
+    assert [r["type"] for r in results[-2:]] == ["memory", "task_run_info"]
+
+
+async def test_a_late_bind_still_gets_the_outcome(api, jp_ws_fetch, workspace: Path):
+    task_id = await submit(api, canny_image_graph(workspace))
+    for _ in range(600):
+        _, task = await api("GET", f"queue/{task_id}")
+        if task["result"]["state"] in FINAL:
+            break
+        await asyncio.sleep(0.05)
+    ws = await jp_ws_fetch(*WS)
+    await bind(ws, task_id)
+    events = await receive(ws, lambda e: e["result"].get("snapshot"))  # the replay comes first, then the snapshot
+    assert events[-1]["result"]["state"] == "SUCCEEDED"
+    assert [e["result"]["state"] for e in events if e["result"]["type"] == "status"][:-1] == [
+        "PENDING", "DISPATCHED", "RUNNING", "SUCCEEDED"]
+    assert [e["result"]["type"] for e in events][-3:] == ["memory", "task_run_info", "status"]
+
+    last_seen = events[-1]["result"]["seq"]  # binding again after everything: only the snapshot comes back
+    await bind(ws, task_id, since=last_seen)
+    [again] = await receive(ws, lambda e: True)
+    assert again["result"]["snapshot"] and again["result"]["state"] == "SUCCEEDED"
+
+
+async def test_after_a_restart_a_late_bind_gets_the_outcome_from_the_database(api, jp_ws_fetch, jp_serverapp,
+                                                                                workspace: Path):
+    task_id = await submit(api, canny_image_graph(workspace))
+    while (await api("GET", f"queue/{task_id}"))[1]["result"]["state"] not in FINAL:
+        await asyncio.sleep(0.05)
+    old: Services = jp_serverapp.web_app.settings["nndeploy"]
+    await old.stop()
+    new = jp_serverapp.web_app.settings["nndeploy"] = Services(old.config, old.log)
+    try:
+        ws = await jp_ws_fetch(*WS)
+        await bind(ws, task_id)
+        events = await receive(ws, ends(task_id))
+        assert [e["result"]["type"] for e in events] == ["status", "memory", "task_run_info"]
+        assert events[-1]["result"]["state"] == "SUCCEEDED" and events[-1]["result"]["outputs"]
+    finally:
+        await new.stop()
+
+
+async def test_bind_star_follows_every_task(api, jp_ws_fetch, workspace: Path):
+    ws = await jp_ws_fetch(*WS)
+    await bind(ws, "*")
+    first = await submit(api, canny_image_graph(workspace, "one"))
+    second = await submit(api, canny_image_graph(workspace, "two"))
+    events = await receive(ws, ends(second))
+    finished = {e["result"]["task_id"] for e in events if e["result"]["type"] == "task_run_info"}
+    assert finished == {first, second}
+
+
+async def test_a_bad_frame_gets_an_error_and_the_socket_lives(api, jp_ws_fetch, workspace: Path):
+    ws = await jp_ws_fetch(*WS)
+    for frame in ("not json", json.dumps({"type": "dance"}), json.dumps({"type": "bind"}),
+                  json.dumps({"type": "bind", "task_id": "no-such-task"})):
+        await ws.write_message(frame)
+        [error] = await receive(ws, lambda e: True)
+        assert error["flag"] == "error" and error["result"]["type"] == "error" and error["message"], frame
+    task_id = await submit(api, canny_image_graph(workspace))
+    await bind(ws, task_id)
+    events = await receive(ws, ends(task_id))
+    assert events[-1]["flag"] == "success"
