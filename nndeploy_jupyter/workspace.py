@@ -45,38 +45,55 @@ class Workspace:
             if not target.exists():
                 shutil.copyfile(demo, target)
 
-    def resolve(self, client_path: str, *, must_exist: bool = False) -> Path:
+    def resolve(self, client_path: str, *, must_exist: bool = False, follow_last_link: bool = True) -> Path:
         """Map a client's path to an absolute path inside ``resources/``, or raise 400/403.
 
         Accepted: a path relative to ``resources/`` (optionally starting with ``resources/``, as
-        nndeploy's frontend sends it) or an absolute path inside it. Symlinks are followed before the
-        containment check, so a link pointing out is refused like ``..``.
+        nndeploy's frontend sends it) or an absolute path inside it; backslashes count as separators. Every
+        component is checked (no ``..``, NUL or reserved name). Symlinks are followed before the
+        containment check, so a link pointing out is refused like ``..``. With ``follow_last_link=False``
+        the last component is not followed (to act on a link itself), but the path must still resolve
+        inside: a link pointing out is refused all the same.
         """
         if not client_path or "\x00" in client_path:
             raise BadRequest("file_path is empty or contains a NUL byte")
         root = self.resources.resolve()
-        raw = Path(client_path)
-        if raw.is_absolute():
-            candidate = raw
-        else:
-            parts = PurePosixPath(client_path.replace("\\", "/")).parts
-            if parts and parts[0] == "resources":
-                parts = parts[1:]
-            if any(p == ".." for p in parts):
-                raise Forbidden(f"path {client_path!r} leaves the resources folder")
-            for part in parts:
-                check_name(part)
-            candidate = root.joinpath(*parts)
+        candidate = root.joinpath(*self._parts(client_path, root))
         resolved = Path(os.path.realpath(candidate))
         if resolved != root and root not in resolved.parents:
             raise Forbidden(f"path {client_path!r} is outside the resources folder")
-        if must_exist and not resolved.exists():
+        if not follow_last_link and candidate != root:
+            resolved = Path(os.path.realpath(candidate.parent)) / candidate.name
+        if must_exist and not os.path.lexists(resolved):
             raise NotFound(f"no such file: {client_path}")
         return resolved
+
+    def _parts(self, client_path: str, root: Path) -> tuple[str, ...]:
+        path = PurePosixPath(client_path.replace("\\", "/"))
+        if path.is_absolute():
+            parts = _relative_parts(path, (root, self.resources))
+            if parts is None:
+                raise Forbidden(f"path {client_path!r} is outside the resources folder")
+        else:
+            parts = path.parts[1:] if path.parts[:1] == ("resources",) else path.parts
+        if ".." in parts:
+            raise Forbidden(f"path {client_path!r} leaves the resources folder")
+        for part in parts:
+            check_name(part)
+        return parts
 
     def relative(self, path: Path) -> str:
         """The path as nndeploy's graphs name it: ``resources/<...>``, relative to the workspace."""
         return str(PurePosixPath("resources", path.resolve().relative_to(self.resources.resolve())))
+
+
+def _relative_parts(path: PurePosixPath, bases: tuple[Path, ...]) -> tuple[str, ...] | None:
+    for base in bases:
+        try:
+            return path.relative_to(PurePosixPath(base)).parts
+        except ValueError:
+            continue
+    return None
 
 
 def check_name(name: str) -> str:

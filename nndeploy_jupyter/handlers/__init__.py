@@ -3,7 +3,7 @@
 Paths are relative to ``{base_url}nndeploy/api/``.
 """
 
-from . import meta, nodes, progress, tasks, templates, workflows
+from . import files, meta, nodes, progress, tasks, templates, workflows
 
 ROUTES = [
     *workflows.ROUTES,
@@ -11,6 +11,7 @@ ROUTES = [
     *nodes.ROUTES,
     *tasks.ROUTES,
     *progress.ROUTES,
+    *files.ROUTES,
     *meta.ROUTES,
     (r"(?P<path>.*)", meta.UnknownRouteHandler),  # last: a JSON 404 for anything unknown
 ]

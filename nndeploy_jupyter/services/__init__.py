@@ -16,6 +16,7 @@ from ..store import Database
 from ..workspace import Workspace
 from .catalogue import NodeCatalogue
 from .events import EventHub
+from .files import FileStore
 from .tasks import TaskQueue
 from .templates import TemplateCatalog
 from .workflows import WorkflowStore
@@ -44,6 +45,7 @@ class Services:
         self.templates = TemplateCatalog(self.workspace, self.db, config.template_dirs, self.log)
         self.catalogue = NodeCatalogue(self.workspace, self.log)
         self.events = EventHub()
+        self.files = FileStore(self.workspace, config.max_upload_bytes)
         plugin_dirs = [BUILTIN_PLUGINS, self.workspace.folder("plugin")]
         self.supervisor = Supervisor(self.workspace, config.max_workers, config.cancel_grace_seconds, self.log,
                                      plugin_dirs)
