@@ -9,6 +9,7 @@ tests never does, only workers.
 - :func:`video_graph`: MJPG ``.avi`` decode -> [plugin nodes] -> Canny -> ``.avi`` encode, one iteration per frame.
 - :func:`fault_graph`: an image or video graph with one :data:`FAULT_PLUGIN` node that misbehaves on demand
   (sleeps, slow init, raise, segfault, abort, exit, hang). :func:`write_fault_plugin` installs the plugin.
+- :func:`value_graph`: a String output (nndeploy's ``memory`` values), no files.
 - :func:`classification_graph`: the official Classification_ResNet template, rewritten to run offline on a
   tiny ONNX model (:func:`tiny_classifier_onnx`) whose top-1 is always class 281.
 """
@@ -138,6 +139,16 @@ def fault_graph(workspace: Path, name: str = "fault", frames: int | None = None,
     synthetic_image(workspace / "resources" / "images" / f"{name}.in.jpg")
     return chain(name, [image_decode("Decode", f"resources/images/{name}.in.jpg"), fault(**params),
                         image_encode("Encode", f"resources/images/{name}.out.jpg")])
+
+
+def value_graph(text: str = "hello from nndeploy") -> dict[str, Any]:
+    """A String into ConsolePrintNode: a small value output (upstream's ``memory``), no files.
+
+    (Values on C++-typed edges, e.g. OutputCppNum's double, are not readable from Python.)"""
+    return graph("values", [
+        node("nndeploy.basic.InputStr", "Text", "Input", io_type_="String", str_=text),
+        node("nndeploy.basic.ConsolePrintNode", "Print", "Output", ["Text@output_0"], outputs=0, io_type_="String"),
+    ])
 
 
 def classification_graph(workspace: Path) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import cv2
+import graphs
 import pytest
 
-import graphs
 from nndeploy_jupyter.runtime.supervisor import RunOutcome, Supervisor
 from nndeploy_jupyter.workspace import Workspace
 
@@ -59,7 +59,8 @@ def plugins(workspace: Workspace) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def supervisor(workspace: Workspace, grace: float = 5.0, plugin_dirs: list[Path] = ()) -> AsyncIterator[Supervisor]:
+async def supervisor(workspace: Workspace, grace: float = 5.0,
+                     plugin_dirs: list[Path] = ()) -> AsyncIterator[Supervisor]:
     sup = Supervisor(workspace, 1, grace, logging.getLogger("test-runtime"), list(plugin_dirs))
     await sup.start()
     try:
@@ -131,6 +132,16 @@ async def test_infer_node_runs_the_official_classification_template(workspace: W
     assert cv2.imread(output["path"]).shape == (480, 640, 3)
 
 
+async def test_small_outputs_come_back_as_values(workspace: Workspace) -> None:
+    async with supervisor(workspace) as sup:
+        outcome, events = await run(sup, graphs.value_graph("hello from nndeploy"))
+
+    assert outcome.state == "SUCCEEDED", outcome.error
+    assert outcome.values == {"Print": "hello from nndeploy"}
+    assert outcome.outputs == []
+    assert "hello from nndeploy" in events.log  # ConsolePrintNode prints it: the print is the task's log
+
+
 async def test_status_error_says_what_nndeploy_logged(workspace: Workspace) -> None:
     graph = graphs.video_graph(workspace.root, frames=5)
     graph["node_repository_"][-1]["path_"] = "resources/no-such-folder/out.avi"  # the encoder cannot open it
@@ -185,6 +196,19 @@ async def test_cancel_during_slow_init_is_deferred_until_initialized(workspace: 
 
     assert outcome.state == "CANCELLED" and outcome.error is None
     assert after.state == "SUCCEEDED" and after_events.pid == events.pid
+
+
+async def test_cancel_as_soon_as_submitted(workspace: Workspace) -> None:
+    async with supervisor(workspace) as sup:
+        events = Events()
+        task = asyncio.create_task(sup.run("instant", graphs.canny_image_graph(workspace.root), events))
+        await asyncio.sleep(0)  # run() has begun; the graph has not reached the worker yet
+        assert await sup.cancel("instant")
+        outcome = await task
+        after, _ = await run(sup, graphs.canny_image_graph(workspace.root))
+
+    assert outcome.state == "CANCELLED" and outcome.outputs == []
+    assert after.state == "SUCCEEDED"
 
 
 @pytest.mark.parametrize(("fault", "cause", "trace"), [

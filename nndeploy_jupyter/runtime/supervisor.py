@@ -49,8 +49,9 @@ class _Task:
     task_id: str
     graph: dict
     emit: Emit
-    outputs_before: dict[Path, int | None]  # Output node paths -> mtime_ns before the run (None: absent)
     finished: asyncio.Future
+    outputs_before: dict[Path, int | None] = field(default_factory=dict)  # path -> mtime_ns before (None: absent)
+    worker: _Worker | None = None
     logs_done: asyncio.Event = field(default_factory=asyncio.Event)
     ended_streams: set[str] = field(default_factory=set)
     cancel_requested: bool = False
@@ -95,7 +96,7 @@ class Supervisor:
         self.log = log
         self.plugin_dirs = plugin_dirs
         self._workers: dict[int, _Worker] = {}
-        self._by_task: dict[str, _Worker] = {}
+        self._tasks: dict[str, _Task] = {}  # tasks inside run()
         self._plugin_generation = 0
         self._scratch: Path | None = None
         self._stopping = False
@@ -136,45 +137,51 @@ class Supervisor:
         self._plugin_generation += 1
 
     async def run(self, task_id: str, graph: dict, emit: Emit) -> RunOutcome:
-        await self.wait_idle()
-        worker = next(w for w in self._workers.values() if w.idle)
-        task = _Task(task_id, graph, emit, await asyncio.to_thread(_output_mtimes, self._output_paths(graph)),
-                     asyncio.get_running_loop().create_future())
-        worker.task = task
-        self._by_task[task_id] = worker
+        task = _Task(task_id, graph, emit, asyncio.get_running_loop().create_future())
+        self._tasks[task_id] = task
         try:
+            task.outputs_before = await asyncio.to_thread(_output_mtimes, self._output_paths(graph))
+            await self.wait_idle()
+            if task.cancel_requested:  # cancelled before it reached a worker
+                return RunOutcome("CANCELLED", None, {}, {}, [])
+            worker = next(w for w in self._workers.values() if w.idle)
+            task.worker = worker
+            worker.task = task
             worker.send({"cmd": "run", "task_id": task_id, "graph": graph,
                          "reload_plugins": worker.plugin_generation != self._plugin_generation})
             worker.plugin_generation = self._plugin_generation
-            await asyncio.wait({task.finished, worker.exited}, return_when=asyncio.FIRST_COMPLETED)
-            if task.finished.done():
-                await _first(task.logs_done.wait(), worker.exited, timeout=LOG_DRAIN_SECONDS)
-                outcome = self._reported_outcome(task, task.finished.result())
-            else:
-                await asyncio.wait(worker.readers, timeout=LOG_DRAIN_SECONDS)  # the dead worker's last lines
-                outcome = self._death_outcome(task, worker.proc.returncode)
+            outcome = await self._outcome(worker, task)
             outcome.outputs = await asyncio.to_thread(_fresh_outputs, task.outputs_before, self._output_nodes(graph))
             return outcome
         finally:
+            del self._tasks[task_id]
             if task.kill_timer is not None:
                 task.kill_timer.cancel()
-            del self._by_task[task_id]
-            worker.task = None
-            await self._notify_idle()
+            if task.worker is not None:
+                task.worker.task = None
+                await self._notify_idle()
 
     async def cancel(self, task_id: str) -> bool:
         """Interrupt a running task (the worker defers it until the graph is initialized); kill the worker
         if the task has not ended ``cancel_grace_seconds`` later."""
-        worker = self._by_task.get(task_id)
-        if worker is None or worker.task is None:
+        task = self._tasks.get(task_id)
+        if task is None:
             return False
-        task = worker.task
         if not task.cancel_requested:
             task.cancel_requested = True
-            worker.send({"cmd": "cancel", "task_id": task_id})
-            task.kill_timer = asyncio.get_running_loop().call_later(
-                self.cancel_grace_seconds, self._kill_after_grace, worker, task)
+            if task.worker is not None:
+                task.worker.send({"cmd": "cancel", "task_id": task_id})
+                task.kill_timer = asyncio.get_running_loop().call_later(
+                    self.cancel_grace_seconds, self._kill_after_grace, task.worker, task)
         return True
+
+    async def _outcome(self, worker: _Worker, task: _Task) -> RunOutcome:
+        await asyncio.wait({task.finished, worker.exited}, return_when=asyncio.FIRST_COMPLETED)
+        if task.finished.done():
+            await _first(task.logs_done.wait(), worker.exited, timeout=LOG_DRAIN_SECONDS)
+            return self._reported_outcome(task, task.finished.result())
+        await asyncio.wait(worker.readers, timeout=LOG_DRAIN_SECONDS)  # the dead worker's last lines
+        return self._death_outcome(task, worker.proc.returncode)
 
     def _kill_after_grace(self, worker: _Worker, task: _Task) -> None:
         if worker.task is task and not task.finished.done():

@@ -101,8 +101,10 @@ class GraphTask:
                                    "time_profile": {}, "values": {}}
         progress = threading.Thread(target=self._report_progress, name="progress", daemon=True)
         try:
+            self._stop_if_cancelled(outcome)
             self.graph = nndeploy.dag.Graph(str(self.graph_json.get("name_") or "graph"))
             self._check(self.graph.deserialize(json.dumps(self.graph_json)), outcome)
+            self._stop_if_cancelled(outcome)
             self.total = self.graph.get_loop_count()
             self.graph.set_time_profile_flag(True)
             progress.start()
@@ -117,7 +119,7 @@ class GraphTask:
             outcome["values"] = values
             outcome["time_profile"] = {"init_time": round((initialized - started) * 1000, 3),
                                        "run_time": round((finished - initialized) * 1000, 3)}
-        except _StatusError:
+        except _Stopped:
             pass
         except Exception as e:  # noqa: BLE001  (nndeploy raises for C++ errors, plugin errors, bad keys...)
             outcome.update(state="FAILED", error=self._explain(e))
@@ -151,6 +153,11 @@ class GraphTask:
                 edges.append((edge, consumers))
         return edges
 
+    def _stop_if_cancelled(self, outcome: dict[str, Any]) -> None:
+        if self.cancel_requested.is_set():
+            outcome.update(state="CANCELLED")
+            raise _Stopped
+
     def _check(self, status: Any, outcome: dict[str, Any]) -> None:
         import nndeploy.base
 
@@ -159,7 +166,7 @@ class GraphTask:
                 outcome.update(state="CANCELLED")
             else:
                 outcome.update(state="FAILED", error=status.get_desc(), status_only=True)
-            raise _StatusError
+            raise _Stopped
 
     def _explain(self, error: Exception) -> str:
         text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -221,8 +228,8 @@ class GraphTask:
                           for name, rs in statuses.items()}}
 
 
-class _StatusError(Exception):
-    """A step returned a non-Ok status; the outcome already says why."""
+class _Stopped(Exception):
+    """The run stops early (a non-Ok status, a cancel); the outcome already says why."""
 
 
 def _collect_value(values: dict[str, list[str]], consumers: list[str], value: Any) -> None:
@@ -243,6 +250,8 @@ class Worker:
         self.unreported_plugin_errors: dict[str, str] = {}
         self.commands: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.current: GraphTask | None = None
+        self.early_cancels: set[str] = set()  # cancels read before their task started
+        self.current_lock = threading.Lock()
 
     def load_plugins(self) -> None:
         from .plugins import load_plugins
@@ -258,9 +267,12 @@ class Worker:
         for line in sys.stdin.buffer:
             command = protocol.decode(line)
             if command["cmd"] == "cancel":
-                task = self.current
-                if task is not None and task.task_id == command["task_id"]:
-                    task.request_cancel()
+                with self.current_lock:
+                    task = self.current
+                    if task is None or task.task_id != command["task_id"]:
+                        self.early_cancels.add(command["task_id"])
+                        continue
+                task.request_cancel()
             else:
                 self.commands.put(command)
         self.commands.put(None)
@@ -280,9 +292,15 @@ class Worker:
         for name, error in self.unreported_plugin_errors.items():
             print(f"plugin {name} did not load: {error}", file=sys.stderr)
         self.unreported_plugin_errors = {}
-        self.current = GraphTask(task_id, command["graph"], self.channel, self.plugin_errors)
-        outcome = self.current.run()
-        self.current = None
+        task = GraphTask(task_id, command["graph"], self.channel, self.plugin_errors)
+        with self.current_lock:
+            self.current = task
+            if task_id in self.early_cancels:
+                task.cancel_requested.set()
+            self.early_cancels.clear()  # one task at a time: older ids are stale
+        outcome = task.run()
+        with self.current_lock:
+            self.current = None
         gc.collect()
         _libc.malloc_trim(0)  # give freed frame buffers back, so a video task leaves the worker's RSS flat
         write_marker(protocol.end_marker(task_id))
