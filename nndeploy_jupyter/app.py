@@ -6,12 +6,14 @@ extension costs Jupyter's start almost nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, List, Unicode, default
 
 from .handlers import ROUTES
+from .notebook.discovery import kernel_environment
 from .services import Services, ServicesConfig
 
 
@@ -57,11 +59,14 @@ class NnDeployExtension(ExtensionApp):
         self.services = Services(config, log=self.log)
         self.settings["nndeploy"] = self.services
         self.log.info("nndeploy workspace: %s", config.workspace)
+        # Kernels inherit the server's environment: this is how nndeploy_jupyter.Client() finds its server.
+        os.environ.update(kernel_environment(self.serverapp))
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((f"/nndeploy/api/{path}", handler) for path, handler in ROUTES)
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # type: ignore[no-untyped-def]
+        os.environ.update(kernel_environment(serverapp))  # again: the port is final only now
         await self.services.start()
 
     async def stop_extension(self) -> None:

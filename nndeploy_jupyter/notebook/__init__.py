@@ -1,0 +1,11 @@
+"""The notebook side: :class:`Client` and :class:`Task`, the ``%nndeploy`` magics, and progress/result widgets.
+
+Importing this package stays light; IPython and ipywidgets are imported by the magics and widgets modules
+only, when a notebook loads them.
+"""
+
+from .client import Client, Task, TaskFailed
+from .discovery import ServerInfo, ServerNotFound, find_server
+from .http import ApiError
+
+__all__ = ["ApiError", "Client", "ServerInfo", "ServerNotFound", "Task", "TaskFailed", "find_server"]

@@ -1,0 +1,351 @@
+"""The notebook's way into nndeploy-jupyter: submit graphs, follow tasks, read their results.
+
+``Client()`` finds the server the kernel runs under (see :mod:`.discovery`); ``Client(url, token)`` names
+one. Calls are blocking; live events arrive on a background thread (:mod:`.stream`) and update each
+:class:`Task`, which also falls back to polling ``queue/{id}`` whenever the WebSocket is down.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .discovery import ServerInfo, find_server
+from .http import ApiError, Http
+from .stream import EventStream
+
+FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"})
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+LOG_LINES_KEPT = 5000
+EVENTS_GRACE_SECONDS = 2.0
+Params = dict[str, dict[str, Any]]
+
+
+class TaskFailed(RuntimeError):
+    """A task ended in FAILED, CANCELLED or INTERRUPTED; ``error`` is the worker's reason."""
+
+    def __init__(self, task: Task):
+        reason = task.error or "no reason given"
+        super().__init__(f"task {task.id} {task.state}: {reason}")
+        self.task = task
+        self.state = task.state
+        self.error = reason
+
+
+class PluginError(RuntimeError):
+    """An uploaded plugin node file does not load (a syntax error, an exception at import...)."""
+
+
+class Task:
+    """One queued run. Its fields follow the server's events; :meth:`refresh` asks the server directly."""
+
+    def __init__(self, client: Client, task_id: str):
+        self.client = client
+        self.id = task_id
+        self.state = "PENDING"
+        self.error: str | None = None
+        self.priority: int | None = None
+        self.record: dict[str, Any] = {}
+        self.done = 0
+        self.total = 0
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.values: dict[str, Any] = {}
+        self.time_profile: dict[str, float] = {}
+        self._logs: list[str] = []
+        self._last_seq = 0
+        self._finished = threading.Event()
+        self._completion_seen = threading.Event()  # task_run_info: the stream has delivered everything
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[Task], None]] = []
+
+    # -- what users read ------------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCEEDED"
+
+    @property
+    def logs(self) -> list[str]:
+        with self._lock:
+            return list(self._logs)
+
+    @property
+    def outputs(self) -> list[str]:
+        """Paths of the files the graph's output nodes wrote (known once the task has finished)."""
+        return [o["path"] for o in self.record.get("outputs") or [] if isinstance(o, dict) and o.get("path")]
+
+    def images(self, as_: str = "numpy") -> dict[str, Any]:
+        """The output images, ``{path: image}``: RGB numpy arrays, or PIL images with ``as_="pil"``."""
+        if as_ not in ("numpy", "pil"):
+            raise ValueError("as_ must be 'numpy' or 'pil'")
+        return {
+            p: decode_image(self.client.read_file(p), as_) for p in self.outputs if p.lower().endswith(IMAGE_SUFFIXES)
+        }
+
+    # -- acting on it ---------------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None, raise_on_failure: bool = True) -> Task:
+        """Block until the task ends; raise :class:`TaskFailed` unless it succeeded (or TimeoutError)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last_poll = time.monotonic()
+        while not self._finished.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise TimeoutError(f"task {self.id} still {self.state} after {timeout} s")
+            step = 0.25 if deadline is None else max(0.0, min(0.25, deadline - now))
+            if self._finished.wait(step):
+                break
+            # Events are the fast path; a poll covers a WebSocket that is down or slow to connect.
+            if time.monotonic() - last_poll >= (2.0 if self.client.stream.connected.is_set() else 0.5):
+                self.refresh()
+                last_poll = time.monotonic()
+        self.refresh()
+        # The record can say "finished" before the stream has delivered the last log lines: give it a moment.
+        self._completion_seen.wait(EVENTS_GRACE_SECONDS)
+        if raise_on_failure and not self.succeeded:
+            raise TaskFailed(self)
+        return self
+
+    def cancel(self) -> Task:
+        self.client.cancel(self.id)
+        return self.refresh()
+
+    def refresh(self) -> Task:
+        """Read the task's record (state, error, outputs, values, time profile) from the server."""
+        record = self.client.http.call("GET", f"queue/{self.id}")
+        with self._lock:
+            self.record = record
+            self.priority = record.get("priority", self.priority)
+            self.error = record.get("error") or self.error
+            self.time_profile = record.get("time_profile") or self.time_profile
+            self.values = record.get("values") or self.values
+            self._set_state(record.get("state", self.state))
+        self._notify()
+        return self
+
+    def subscribe(self, listener: Callable[[Task], None]) -> None:
+        """Call ``listener(task)`` after every change, from whichever thread saw it."""
+        self._listeners.append(listener)
+        listener(self)
+
+    # -- events, on the stream's thread ---------------------------------------------------------------
+
+    def apply(self, event: dict[str, Any]) -> None:
+        result = event["result"]
+        with self._lock:
+            seq = result.get("seq") or 0
+            if seq and seq <= self._last_seq:
+                return  # replayed after a reconnect
+            self._last_seq = max(self._last_seq, seq)
+            self._apply(result.get("type"), result, event)
+        self._notify()
+
+    def _apply(self, kind: str | None, result: dict[str, Any], event: dict[str, Any]) -> None:
+        if kind == "status":
+            self.error = result.get("error") or self.error
+            self._set_state(result.get("state", self.state))
+        elif kind == "progress":
+            if isinstance(result.get("detail"), dict):
+                self.nodes = result["detail"]
+            self.done = result.get("done", self.done) or 0
+            self.total = result.get("total", self.total) or 0
+        elif kind == "log":
+            self._logs.extend(str(result.get("log", "")).splitlines())
+            del self._logs[:-LOG_LINES_KEPT]
+        elif kind == "task_run_info":
+            self.time_profile = result.get("time_profile") or self.time_profile
+            self._completion_seen.set()
+        elif kind == "memory" and isinstance(result.get("content"), dict):
+            self.values = result["content"]
+
+    def _set_state(self, state: str) -> None:
+        if self.state in FINAL_STATES and state not in FINAL_STATES:
+            return  # a late event never reopens a finished task
+        self.state = state
+        if state in FINAL_STATES:
+            self._finished.set()
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener(self)
+
+    def __repr__(self) -> str:
+        progress = f" {self.done}/{self.total}" if self.total else ""
+        error = f" error={self.error!r}" if self.error and not self.succeeded else ""
+        return f"<Task {self.id} {self.state}{progress}{error}>"
+
+
+class Client:
+    """``Client()`` for the server this kernel runs under, or ``Client(url, token)`` for another one."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30.0):
+        if url:
+            server = ServerInfo(url if url.endswith("/") else url + "/", token or "")
+        else:
+            server = find_server()
+            if token is not None:
+                server = ServerInfo(server.url, token, server.source)
+        self.server = server
+        self.http = Http(server, timeout)
+        self.stream = EventStream(server, self._dispatch)
+        self._tasks: dict[str, Task] = {}
+
+    # -- catalogue ------------------------------------------------------------------------------------
+
+    def workflows(self) -> list[dict[str, Any]]:
+        return self.http.call("GET", "workflows")
+
+    def templates(self) -> list[dict[str, Any]]:
+        return self.http.call("GET", "template")
+
+    # -- tasks ----------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        target: dict | str | Path,
+        params: Params | None = None,
+        priority: int | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> Task:
+        """Queue a graph (a dict, a JSON file, or a saved workflow or template by id or name).
+
+        ``params`` is ``{"<node name_>": {"<key>": value}}``. With ``wait`` (the default) this blocks until
+        the task ends and raises :class:`TaskFailed` if it did not succeed.
+        """
+        task = self.task(self._submit(target, params or {}, priority), refresh=False)
+        return task.wait(timeout) if wait else task
+
+    def task(self, task_id: str, refresh: bool = True) -> Task:
+        """The :class:`Task` with this id, followed live from now on."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            task = self._tasks[task_id] = Task(self, task_id)
+            self.stream.bind(task_id)
+        return task.refresh() if refresh else task
+
+    def tasks(self) -> dict[str, Any]:
+        """The queue: ``{"running": [...], "pending": [...], ...}`` as ``queue/info`` answers."""
+        return self.http.call("GET", "queue/info")
+
+    def history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Finished tasks, newest first."""
+        result = self.http.call("GET", "queue/history", query={"max_items": limit})
+        return result.get("items", []) if isinstance(result, dict) else result
+
+    def cancel(self, task_id: str) -> str:
+        return self.http.envelope("POST", f"queue/cancel/{task_id}").get("message", "")
+
+    def upload_node(self, filename: str, source: str | bytes) -> dict[str, Any]:
+        """Install a plugin node file (``.py`` or ``.so``) into ``resources/plugin``; workers load it before
+        their next task. Raises :class:`PluginError` when the server could not load it."""
+        data = source.encode() if isinstance(source, str) else source
+        result = self.http.upload("nodes/upload", filename, data)["result"]
+        if result.get("plugin_error"):
+            raise PluginError(f"plugin {filename} was saved but does not load: {result['plugin_error']}")
+        return result
+
+    def read_file(self, path: str) -> bytes:
+        """A file the server wrote: read directly when the kernel shares its disk, else downloaded."""
+        local = Path(path)
+        if local.is_file():
+            return local.read_bytes()
+        return self.http.download("download", {"file_path": path})
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        task = self._tasks.get(event["result"].get("task_id") or "")
+        if task is not None:
+            task.apply(event)
+
+    def _submit(self, target: dict | str | Path, params: Params, priority: int | None) -> str:
+        if isinstance(target, dict):
+            return self._submit_graph(target, params, priority)
+        path = Path(target).expanduser()
+        if path.suffix.lower() == ".json" or path.is_file():
+            if not path.is_file():
+                raise FileNotFoundError(f"no workflow file {str(path)!r}")
+            return self._submit_graph(json.loads(path.read_text(encoding="utf-8")), params, priority)
+        kind, item_id = self.find(str(target))
+        body = {f"{kind}_id": item_id, "params": params}
+        if priority is not None:
+            body["priority"] = priority
+        return self.http.call("POST", "queue", body)["task_id"]
+
+    def _submit_graph(self, graph: dict[str, Any], params: Params, priority: int | None) -> str:
+        graph = apply_params(graph, params) if params else graph
+        return self.http.call("POST", "queue", graph, query={"priority": priority})["task_id"]
+
+    def find(self, id_or_name: str) -> tuple[str, str]:
+        """``("workflow"|"template", id)`` for a saved workflow or template named by id or ``name_``."""
+        for kind, items in (("workflow", self.workflows()), ("template", self.templates())):
+            for key in ("id", "name_"):
+                for item in items:
+                    if item.get(key) == id_or_name:
+                        return kind, item["id"]
+        raise LookupError(
+            f"no workflow or template with id or name {id_or_name!r}; Client().workflows() and .templates() list them"
+        )
+
+    def __repr__(self) -> str:
+        return f"<nndeploy_jupyter.Client {self.server.url} ({self.server.source})>"
+
+
+def apply_params(graph: dict[str, Any], params: Params) -> dict[str, Any]:
+    """A copy of ``graph`` with ``{"<node name_>": {"<key>": value}}`` set, as the server does for saved
+    workflows: the key must exist on the node, dict values are merged."""
+    graph = copy.deepcopy(graph)
+    nodes: dict[str, dict[str, Any]] = {}
+    for node in iter_nodes(graph):
+        nodes.setdefault(node.get("name_"), node)  # the outermost node of a name wins
+    for name, values in params.items():
+        node = nodes.get(name)
+        if node is None:
+            raise KeyError(f"the graph has no node named {name!r}")
+        for key, value in values.items():
+            if key not in node:
+                raise KeyError(f"node {name!r} has no parameter {key!r}")
+            node[key] = _merged(node[key], value)
+    return graph
+
+
+def _merged(current: Any, value: Any) -> Any:
+    if isinstance(current, dict) and isinstance(value, dict):
+        return {**current, **{k: _merged(current.get(k), v) for k, v in value.items()}}
+    return value
+
+
+def iter_nodes(graph: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node, breadth first."""
+    level = [n for n in graph.get("node_repository_") or [] if isinstance(n, dict)]
+    while level:
+        yield from level
+        level = [c for n in level for c in (n.get("node_repository_") or []) if isinstance(c, dict)]
+
+
+def decode_image(data: bytes, as_: str) -> Any:
+    if as_ == "pil":
+        import io
+
+        from PIL import Image
+
+        return Image.open(io.BytesIO(data))
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+__all__ = ["ApiError", "Client", "PluginError", "Task", "TaskFailed", "apply_params"]

@@ -1,0 +1,93 @@
+"""Live events from ``ws/progress``, read by one background thread per client.
+
+The thread owns its own event loop (the kernel's loop belongs to the user's cell), connects lazily on the
+first bind, and reconnects after a drop, binding its tasks again: the server replays what a late bind
+missed, and tasks drop duplicates by ``seq``. Events go to ``on_event`` on that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
+
+from .discovery import ServerInfo
+
+RECONNECT_SECONDS = 1.0
+
+
+class EventStream:
+    def __init__(self, server: ServerInfo, on_event: Callable[[dict[str, Any]], None]):
+        self.server = server
+        self.on_event = on_event
+        self.connected = threading.Event()
+        self._task_ids: set[str] = set()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._conn: WebSocketClientConnection | None = None
+        self._closed = False
+
+    def bind(self, task_id: str) -> None:
+        with self._lock:
+            self._task_ids.add(task_id)
+            if self._loop is None:
+                self._start()
+                return  # the connection binds every known task when it opens
+        self._loop.call_soon_threadsafe(self._send_bind, task_id)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._close_connection)
+
+    def _start(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(
+            target=self._loop.run_until_complete, args=(self._run(),), name="nndeploy-events", daemon=True
+        ).start()
+
+    async def _run(self) -> None:
+        while not self._closed:
+            try:
+                self._conn = await websocket_connect(HTTPRequest(self.server.ws_url, headers=self._headers()))
+            except (OSError, HTTPClientError):  # refused, closed, timed out, 403...: retry
+                await asyncio.sleep(RECONNECT_SECONDS)
+                continue
+            with self._lock:
+                ids = list(self._task_ids)
+            for task_id in ids:
+                self._send_bind(task_id)
+            self.connected.set()
+            await self._read(self._conn)
+            self.connected.clear()
+            self._conn = None
+
+    async def _read(self, conn: WebSocketClientConnection) -> None:
+        while (message := await conn.read_message()) is not None:
+            if isinstance(message, bytes):
+                continue
+            try:
+                event = json.loads(message)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(event, dict) and isinstance(event.get("result"), dict):
+                self.on_event(event)
+
+    def _send_bind(self, task_id: str) -> None:
+        if self._conn is None:
+            return
+        with contextlib.suppress(WebSocketClosedError):  # the next connection binds every task again
+            self._conn.write_message(json.dumps({"type": "bind", "task_id": task_id}))
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.server.token}"} if self.server.token else {}
