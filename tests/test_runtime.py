@@ -94,6 +94,33 @@ async def test_image_graph_writes_its_output(workspace: Workspace) -> None:
     assert not (workspace.root / "logs").exists(), "import nndeploy left ./logs in the workspace"
 
 
+async def test_two_workers_run_two_tasks_at_once(workspace: Workspace, plugins: Path) -> None:
+    slow = graphs.video_graph(workspace.root, frames=20, name="slow", middle=[graphs.fault(sleep_ms=25)])
+    sup = Supervisor(workspace, 2, 5.0, logging.getLogger("test-runtime"), [plugins])
+    await sup.start()
+    try:
+        assert sup.idle() == 2
+        first, second = Events(), Events()
+        started = time.monotonic()
+        outcomes = await asyncio.gather(sup.run("a", slow, first), sup.run("b", slow, second))
+        elapsed = time.monotonic() - started
+    finally:
+        await sup.stop()
+
+    assert [o.state for o in outcomes] == ["SUCCEEDED", "SUCCEEDED"]
+    assert first.pid != second.pid
+    assert elapsed < 2 * 20 * 0.025  # side by side, not one after the other
+
+
+async def test_stop_ends_a_running_task(workspace: Workspace, plugins: Path) -> None:
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        events = Events()
+        task = asyncio.create_task(sup.run("endless", graphs.fault_graph(workspace.root, fault="hang"), events))
+        await events.wait_for(lambda kind, fields: kind == "started")
+    outcome = await asyncio.wait_for(task, 5)
+    assert outcome.state == "FAILED" and outcome.error == "worker stopped: the server is shutting down"
+
+
 async def test_output_not_written_is_not_reported(workspace: Workspace) -> None:
     graph = graphs.canny_image_graph(workspace.root)
     graph["node_repository_"][-1]["path_"] = "resources/no-such-folder/out.jpg"  # nndeploy says Ok anyway
@@ -132,14 +159,18 @@ async def test_infer_node_runs_the_official_classification_template(workspace: W
     assert cv2.imread(output["path"]).shape == (480, 640, 3)
 
 
-async def test_small_outputs_come_back_as_values(workspace: Workspace) -> None:
+async def test_small_outputs_come_back_as_values_and_prints_as_the_tasks_logs(workspace: Workspace) -> None:
     async with supervisor(workspace) as sup:
-        outcome, events = await run(sup, graphs.value_graph("hello from nndeploy"))
+        first, first_events = await run(sup, graphs.value_graph("hello from the first task"), "first")
+        second, second_events = await run(sup, graphs.value_graph("hello from the second task"), "second")
 
-    assert outcome.state == "SUCCEEDED", outcome.error
-    assert outcome.values == {"Print": "hello from nndeploy"}
-    assert outcome.outputs == []
-    assert "hello from nndeploy" in events.log  # ConsolePrintNode prints it: the print is the task's log
+    assert first.state == second.state == "SUCCEEDED"
+    assert first.values == {"Print": "hello from the first task"}
+    assert second.values == {"Print": "hello from the second task"}
+    assert first.outputs == []
+    # ConsolePrintNode prints its input: each print is a log line of its own task, and only of it
+    assert "first task" in first_events.log and "second task" not in first_events.log
+    assert "second task" in second_events.log and "first task" not in second_events.log
 
 
 async def test_status_error_says_what_nndeploy_logged(workspace: Workspace) -> None:

@@ -203,6 +203,8 @@ class Supervisor:
         if task.cancel_requested:
             reason = "worker killed after cancel grace" if task.killed_after_grace else None
             return RunOutcome("CANCELLED", reason, {}, {}, [])
+        if self._stopping:
+            return RunOutcome("FAILED", "worker stopped: the server is shutting down", {}, {}, [])
         cause = describe_exit(returncode)
         if task.running_nodes:
             cause += f" while running node {', '.join(task.running_nodes)}"
