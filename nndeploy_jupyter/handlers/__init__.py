@@ -3,7 +3,7 @@
 Paths are relative to ``{base_url}nndeploy/api/``.
 """
 
-from . import files, meta, nodes, progress, tasks, templates, workflows
+from . import downloads, files, meta, nodes, progress, tasks, templates, workflows
 
 ROUTES = [
     *workflows.ROUTES,
@@ -12,6 +12,7 @@ ROUTES = [
     *tasks.ROUTES,
     *progress.ROUTES,
     *files.ROUTES,
+    *downloads.ROUTES,
     *meta.ROUTES,
     (r"(?P<path>.*)", meta.UnknownRouteHandler),  # last: a JSON 404 for anything unknown
 ]

@@ -15,6 +15,7 @@ from ..runtime.supervisor import Supervisor
 from ..store import Database
 from ..workspace import Workspace
 from .catalogue import NodeCatalogue
+from .downloads import Downloads
 from .events import EventHub
 from .files import FileStore
 from .tasks import TaskQueue
@@ -45,6 +46,7 @@ class Services:
         self.templates = TemplateCatalog(self.workspace, self.db, config.template_dirs, self.log)
         self.catalogue = NodeCatalogue(self.workspace, self.log)
         self.events = EventHub()
+        self.downloads = Downloads(self.workspace, self.events, self.log)
         self.files = FileStore(self.workspace, config.max_upload_bytes)
         plugin_dirs = [BUILTIN_PLUGINS, self.workspace.folder("plugin")]
         self.supervisor = Supervisor(self.workspace, config.max_workers, config.cancel_grace_seconds, self.log,
@@ -79,6 +81,7 @@ class Services:
     async def stop(self) -> None:
         if self._started is None:
             return
+        await self.downloads.stop()
         await self.tasks.stop()
         if self._warming is not None:
             self._warming.cancel()

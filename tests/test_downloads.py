@@ -1,0 +1,198 @@
+"""``models/download``: a graph's resources fetched from a real loopback HTTP server (ranges, a dropped
+connection, a 404, a slow and a stalled server), with progress and the outcome on the WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from nndeploy_jupyter.services.downloads import DownloadFailed, Downloads
+from nndeploy_jupyter.services.events import EventHub
+from nndeploy_jupyter.workspace import Workspace
+
+DATA = random.Random(4).randbytes(1_500_000)
+WS = ("nndeploy", "api", "ws", "progress")
+
+
+class Origin(BaseHTTPRequestHandler):
+    """``/files/<name>`` serves DATA with Range support; ``/drop/<name>`` cuts its first answer halfway;
+    ``/slow/<name>`` trickles; ``/stall/<name>`` goes silent; anything else is a 404."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[str, str | None]]
+    dropped: set[str]
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Range")))
+        kind = self.path.split("/")[1]
+        if kind not in ("files", "drop", "slow", "stall"):
+            self.send_error(404)
+            return
+        start = int(self.headers["Range"].removeprefix("bytes=").split("-")[0]) if self.headers["Range"] else 0
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Length", str(len(DATA) - start))
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(DATA) - 1}/{len(DATA)}")
+        self.end_headers()
+        body = DATA[start:]
+        if kind == "drop" and self.path not in self.dropped:
+            self.dropped.add(self.path)
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+        elif kind == "slow":
+            for i in range(0, len(body), len(body) // 8 + 1):
+                self.wfile.write(body[i:i + len(body) // 8 + 1])
+                self.wfile.flush()
+                time.sleep(0.1)
+        elif kind == "stall":
+            self.wfile.write(body[:1000])
+            self.wfile.flush()
+            time.sleep(3)
+        else:
+            self.wfile.write(body)
+
+
+@pytest.fixture
+def origin():
+    """The loopback server (127.0.0.1 only); yields its ``host:port`` and the requests it saw."""
+    handler = type("Handler", (Origin,), {"seen": [], "dropped": set()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}", handler.seen
+    server.shutdown()
+    server.server_close()
+
+
+async def receive_until_done(ws, task_id: str, timeout: float = 30) -> list[dict]:
+    results = []
+    while True:
+        message = await asyncio.wait_for(ws.read_message(), timeout)
+        assert message is not None, "socket closed"
+        event = json.loads(message)
+        if event["result"].get("task_id") == task_id:
+            results.append(event)
+            if event["result"]["type"] == "model_download_done":
+                return results
+
+
+async def download(api, jp_ws_fetch, graph: dict) -> list[dict]:
+    ws = await jp_ws_fetch(*WS)
+    await ws.write_message(json.dumps({"type": "bind", "task_id": "*"}))
+    code, answer = await api("POST", "models/download", graph)
+    assert (code, answer["message"]) == (202, "download started")
+    events = await receive_until_done(ws, answer["result"]["task_id"])
+    ws.close()
+    return events
+
+
+def parts_left(resources: Path) -> list[Path]:
+    return list(resources.rglob("*.part"))
+
+
+async def test_fetches_a_graphs_resources_with_throttled_progress(api, jp_ws_fetch, origin, workspace: Path):
+    host, seen = origin
+    graph = {"name_": "needs-files",
+             "image_url_": [f"http@{host}/files/cat.png"],
+             "model_url_": [f"http@http://{host}/slow/detect/yolo.onnx"],
+             "video_url_": ["template[http,modelscope]@https://template.cn/template.mp4"]}
+    events = await download(api, jp_ws_fetch, graph)
+    done = events[-1]
+    assert (done["flag"], done["message"]) == ("success", "download done")
+    assert done["result"]["detail"] == {"image_url_.0": "resources/images/cat.png",
+                                        "model_url_.0": "resources/models/yolo.onnx"}
+    resources = workspace / "resources"
+    assert (resources / "images" / "cat.png").read_bytes() == DATA
+    assert (resources / "models" / "yolo.onnx").read_bytes() == DATA
+    assert parts_left(resources) == []
+
+    progress = [e["result"]["detail"] for e in events if e["result"]["type"] == "download_progress"]
+    for name in ("resources/images/cat.png", "resources/models/yolo.onnx"):
+        mine = [p for p in progress if p["filename"] == name]
+        assert mine[-1] | {"elapsed": 0} == {"phase": "done", "filename": name, "downloaded": len(DATA),
+                                             "total": len(DATA), "percent": 100.0, "elapsed": 0}
+        percents = [p["percent"] for p in mine]
+        assert percents == sorted(percents) and 2 <= len(mine) <= 102
+    assert len(seen) == 2
+
+    again = await download(api, jp_ws_fetch, graph)  # already there: nothing fetched twice
+    assert again[-1]["flag"] == "success" and len(seen) == 2
+    assert {e["result"]["detail"]["phase"] for e in again if e["result"]["type"] == "download_progress"} == {"exists"}
+
+
+async def test_an_interrupted_download_resumes_with_a_range_request(api, jp_ws_fetch, origin, workspace: Path):
+    host, seen = origin
+    events = await download(api, jp_ws_fetch, {"video_url_": [f"http@{host}/drop/clip.avi"]})
+    assert events[-1]["flag"] == "success"
+    assert (workspace / "resources" / "videos" / "clip.avi").read_bytes() == DATA
+    assert seen == [("/drop/clip.avi", None), ("/drop/clip.avi", f"bytes={len(DATA) // 2}-")]
+    assert parts_left(workspace / "resources") == []
+
+
+async def test_a_missing_file_fails_clearly_and_leaves_nothing(api, jp_ws_fetch, origin, workspace: Path):
+    host, seen = origin
+    graph = {"image_url_": [f"http@{host}/files/ok.png"], "other_url_": [f"http@{host}/missing/notes.txt"]}
+    events = await download(api, jp_ws_fetch, graph)
+    done = events[-1]
+    assert done["flag"] == "failed" and "404" in done["message"] and "missing/notes.txt" in done["message"]
+    assert done["result"]["detail"] == {"image_url_.0": "resources/images/ok.png"}  # what did arrive
+    assert not (workspace / "resources" / "others" / "notes.txt").exists()
+    assert parts_left(workspace / "resources") == [] and len(seen) == 2  # a 404 is not retried
+
+
+async def test_hostile_names_in_urls_land_inside(api, jp_ws_fetch, origin, workspace: Path, tmp_path: Path):
+    host, _ = origin
+    events = await download(api, jp_ws_fetch, {"other_url_": [f"http@{host}/files/..%2F..%2F..%2Fplanted.txt"]})
+    assert events[-1]["result"]["detail"] == {"other_url_.0": "resources/others/planted.txt"}
+    assert not any(p.name == "planted.txt" for p in tmp_path.iterdir())
+
+
+async def test_malformed_entries_are_refused_at_once(api):
+    for graph in ({"model_url_": "http@x"}, {"model_url_": ["no-scheme"]}, {"model_url_": ["ftp@host/x"]},
+                  {"model_url_": ["modelscope@repo-without-file"]}, ["not", "a", "graph"]):
+        code, answer = await api("POST", "models/download", graph)
+        assert code == 400, (graph, answer)
+
+
+def service_alone(tmp_path: Path) -> tuple[Downloads, list[dict]]:
+    """The service without a server, with short timeouts, and the events it publishes. Call on the loop."""
+    workspace = Workspace(tmp_path / "ws")
+    workspace.create()
+    hub = EventHub()
+    hub.attach(asyncio.get_running_loop())
+    events: list[dict] = []
+    hub.bind(hub.subscribe(events.append), "*")
+    return Downloads(workspace, hub, timeout=0.5, attempts=2), events
+
+
+async def test_a_stalled_server_times_out_instead_of_hanging(origin, tmp_path: Path):
+    service, events = service_alone(tmp_path)
+    host, seen = origin
+    started = time.monotonic()
+    with pytest.raises(DownloadFailed, match="timed out"):
+        await service.fetch_for_graph("t-stall", {"model_url_": [f"http@{host}/stall/big.onnx"]})
+    assert time.monotonic() - started < 10 and seen[1][1] == "bytes=1000-"  # the second try resumed
+    assert events[-1]["result"]["type"] == "model_download_done" and events[-1]["flag"] == "failed"
+    partial = service.workspace.folder("models") / ".big.onnx.part"
+    assert partial.stat().st_size >= 1000 and not (service.workspace.folder("models") / "big.onnx").exists()
+
+
+async def test_modelscope_without_network_is_a_clear_error(tmp_path: Path):
+    service, events = service_alone(tmp_path)
+    service.timeout = 3.0
+    started = time.monotonic()
+    with pytest.raises(DownloadFailed, match="modelscope"):
+        await service.fetch_for_graph("t-ms", {"model_url_": ["modelscope@nndeploy/no-such-repo:detect/x.onnx"]})
+    assert time.monotonic() - started < 90
+    assert events[-1]["flag"] == "failed" and "modelscope" in events[-1]["message"]
