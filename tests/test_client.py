@@ -54,6 +54,13 @@ def listening(jp_fetch, jp_serverapp):
     return jp_serverapp
 
 
+@pytest.fixture(autouse=True)
+def restore_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extension exports its address into this process's environment: undo that after each test."""
+    for name in (URL_VAR, TOKEN_VAR):
+        monkeypatch.setenv(name, "")
+
+
 @pytest.fixture
 def no_discovery_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (URL_VAR, TOKEN_VAR, *HUB_ENV):

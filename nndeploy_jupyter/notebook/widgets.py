@@ -1,0 +1,167 @@
+"""ipywidgets views of a task: its live progress, and its results.
+
+:class:`TaskProgress` follows a :class:`~.client.Task`: overall bar (done/total), per-node status, a tail
+of the log and the time profile; green when the task succeeds, red (and kept) with the reason when it does
+not. It is updated from the event thread (setting traits is safe there); only the main thread displays.
+Both widgets have a plain-text ``repr``, so a saved notebook, nbconvert or a console still show the state.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from .client import IMAGE_SUFFIXES, Task
+
+LOG_TAIL = 12
+MIN_UPDATE_SECONDS = 0.1
+VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv")
+TEXT_SUFFIXES = (".txt", ".json", ".md", ".csv", ".log")
+STATE_COLOURS = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "CANCELLED": "#c62828", "INTERRUPTED": "#c62828"}
+BAR_STYLES = {"SUCCEEDED": "success", "FAILED": "danger", "CANCELLED": "danger", "INTERRUPTED": "danger"}
+
+
+class TaskProgress(widgets.VBox):
+    def __init__(self, task: Task):
+        self.task = task
+        self.header = widgets.HTML()
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="100%"))
+        self.nodes = widgets.HTML()
+        self.log_tail = widgets.HTML()
+        self.profile = widgets.HTML()
+        super().__init__([self.header, self.bar, self.nodes, self.profile, self.log_tail])
+        self._last_render = 0.0
+        self._handle: Any = None
+        task.subscribe(self.render)
+
+    def show(self) -> TaskProgress:
+        """Display the widget (main thread only); :meth:`finish` later refreshes its saved text."""
+        self._handle = display(self, display_id=True)
+        return self
+
+    def finish(self) -> None:
+        """Render the final state and update the displayed output, so its text/plain is the outcome."""
+        self.render(self.task, force=True)
+        if self._handle is not None:
+            self._handle.update(self)
+
+    def render(self, task: Task, force: bool = False) -> None:
+        now = time.monotonic()
+        if not (force or task.finished) and now - self._last_render < MIN_UPDATE_SECONDS:
+            return  # the next event (or the final one) renders it
+        self._last_render = now
+        self.header.value = self._header_html(task)
+        self.bar.max = max(task.total, 1)
+        self.bar.value = task.total if task.succeeded else min(task.done, self.bar.max)
+        self.bar.bar_style = BAR_STYLES.get(task.state, "info")
+        self.bar.description = f"{task.done}/{task.total}" if task.total else ""
+        self.nodes.value = _nodes_html(task.nodes)
+        self.profile.value = _profile_html(task.time_profile)
+        tail = "\n".join(task.logs[-LOG_TAIL:])
+        self.log_tail.value = f"<pre style='margin:0;font-size:11px'>{html.escape(tail)}</pre>" if tail else ""
+
+    def _header_html(self, task: Task) -> str:
+        colour = STATE_COLOURS.get(task.state, "inherit")
+        text = f"<b>nndeploy task</b> <code>{html.escape(task.id)}</code> <b style='color:{colour}'>{task.state}</b>"
+        if task.error and not task.succeeded:
+            text += f"<div style='color:{colour}'>{html.escape(task.error)}</div>"
+        return text
+
+    def __repr__(self) -> str:
+        return progress_text(self.task)
+
+
+class ResultViewer(widgets.VBox):
+    """A task's outputs: images side by side, videos, text files, and small String/Num/Bool values."""
+
+    def __init__(self, task: Task):
+        self.task = task
+        files = {path: task.client.read_file(path) for path in task.outputs}
+        children: list[widgets.Widget] = []
+        images = [
+            _captioned(
+                path,
+                widgets.Image(
+                    value=data, format=Path(path).suffix.lstrip(".").lower(), layout=widgets.Layout(max_width="480px")
+                ),
+            )
+            for path, data in files.items()
+            if path.lower().endswith(IMAGE_SUFFIXES)
+        ]
+        if images:
+            children.append(widgets.HBox(images, layout=widgets.Layout(flex_flow="row wrap")))
+        children += [
+            _captioned(
+                path,
+                widgets.Video(value=data, format=Path(path).suffix.lstrip(".").lower(), autoplay=False, controls=True),
+            )
+            for path, data in files.items()
+            if path.lower().endswith(VIDEO_SUFFIXES)
+        ]
+        children += [
+            _captioned(path, widgets.HTML(f"<pre>{html.escape(data.decode(errors='replace')[:20000])}</pre>"))
+            for path, data in files.items()
+            if path.lower().endswith(TEXT_SUFFIXES)
+        ]
+        if task.values:
+            children.append(widgets.HTML(_values_html(task.values)))
+        super().__init__(children or [widgets.HTML("<i>no outputs</i>")])
+
+    def __repr__(self) -> str:
+        return results_text(self.task)
+
+
+def progress_text(task: Task) -> str:
+    lines = [f"nndeploy task {task.id}: {task.state}" + (f" ({task.done}/{task.total})" if task.total else "")]
+    if task.error and not task.succeeded:
+        lines.append(f"  reason: {task.error}")
+    lines += [f"  {name}: {info.get('status', '?')}" for name, info in task.nodes.items() if isinstance(info, dict)]
+    if task.time_profile:
+        lines.append("  time: " + ", ".join(f"{k} {v:.1f} ms" for k, v in _numbers(task.time_profile)))
+    return "\n".join(lines)
+
+
+def results_text(task: Task) -> str:
+    lines = [f"nndeploy task {task.id} results:"]
+    lines += [f"  file: {path}" for path in task.outputs]
+    lines += [f"  {name} = {value}" for name, value in task.values.items()]
+    return "\n".join(lines if len(lines) > 1 else [*lines, "  (none)"])
+
+
+def _captioned(path: str, view: widgets.Widget) -> widgets.VBox:
+    return widgets.VBox([widgets.HTML(f"<code>{html.escape(Path(path).name)}</code>"), view])
+
+
+def _nodes_html(nodes: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(str(name))}</td><td>{html.escape(str(info.get('status', '')))}</td>"
+        f"<td style='text-align:right'>{_ms(info.get('time'))}</td></tr>"
+        for name, info in nodes.items()
+        if isinstance(info, dict)
+    )
+    return f"<table style='font-size:12px'>{rows}</table>" if rows else ""
+
+
+def _profile_html(profile: dict[str, Any]) -> str:
+    parts = [f"{html.escape(k)}: {v:.1f} ms" for k, v in _numbers(profile)]
+    return f"<small>{' · '.join(parts)}</small>" if parts else ""
+
+
+def _values_html(values: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in values.items()
+    )
+    return f"<table>{rows}</table>"
+
+
+def _numbers(mapping: dict[str, Any]) -> list[tuple[str, float]]:
+    return [(k, float(v)) for k, v in mapping.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def _ms(value: Any) -> str:
+    return f"{value:.1f} ms" if isinstance(value, (int, float)) and value >= 0 else ""
