@@ -173,6 +173,18 @@ async def test_small_outputs_come_back_as_values_and_prints_as_the_tasks_logs(wo
     assert "second task" in second_events.log and "first task" not in second_events.log
 
 
+async def test_model_that_does_not_load_fails_the_task(workspace: Workspace) -> None:
+    graph = graphs.classification_graph(workspace.root)
+    (workspace.root / "resources/models/tiny_resnet.onnx").write_bytes(b"not an onnx model")
+    async with supervisor(workspace) as sup:
+        broken, _ = await run(sup, graph, "broken")
+        after, _ = await run(sup, graphs.canny_image_graph(workspace.root), "after")
+
+    assert broken.state == "FAILED" and broken.error.startswith("RuntimeError: ")
+    assert broken.outputs == []
+    assert after.state == "SUCCEEDED"
+
+
 async def test_status_error_says_what_nndeploy_logged(workspace: Workspace) -> None:
     graph = graphs.video_graph(workspace.root, frames=5)
     graph["node_repository_"][-1]["path_"] = "resources/no-such-folder/out.avi"  # the encoder cannot open it

@@ -4,7 +4,7 @@ Never imports nndeploy. Each worker (``worker.py``) is a child in its own sessio
 process group), started with the workspace as cwd. Its stdout/stderr are drained line by line into ``log``
 events of the task that printed them; its messages (``protocol.py``) become ``started``/``progress`` events
 and the task's outcome. A worker that dies fails its task with the signal or exit code (and the node that
-was running, from the last progress), and is replaced in the background.
+was running, as the worker last saw it), and is replaced in the background.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class Supervisor:
         """Spawn the workers and return once each has imported nndeploy and loaded the plugins."""
         self._stopping = False
         self._idle_changed = asyncio.Condition()
-        self._scratch = Path(tempfile.mkdtemp(prefix="nndeploy-workers-"))
+        self._scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="nndeploy-workers-"))
         await asyncio.gather(*(self._spawn(slot) for slot in range(self.size)))
 
     async def stop(self) -> None:

@@ -76,6 +76,7 @@ class GraphTask:
         self._phase_lock = threading.Lock()  # interrupt() only while the executor exists (init..deinit)
         self._interruptible = False
         self._interrupted = False
+        self._init_attempted = False
         self._stop_progress = threading.Event()
         self._last_progress: dict[str, Any] | None = None
 
@@ -109,6 +110,7 @@ class GraphTask:
             self.graph.set_time_profile_flag(True)
             progress.start()
             started = time.perf_counter()
+            self._init_attempted = True
             self._check(self.graph.init(), outcome)
             self._set_interruptible(True)
             self._interrupt_if_safe()  # a cancel that came during deserialize/init
@@ -185,7 +187,7 @@ class GraphTask:
         try:
             self._send_progress(force=True)
             outcome["time_profile"].update(self._node_times())
-            if self.graph.get_initialized():
+            if self._init_attempted:  # a failed init may have set up part of the graph (as GraphRunner does)
                 self.graph.deinit()
         except Exception as e:  # noqa: BLE001  (a failing deinit fails the task, not the worker)
             if outcome["state"] == "SUCCEEDED":
