@@ -1,7 +1,7 @@
 """Graphs that would crash or mislead nndeploy are refused with 400 before they are queued.
 
 No worker runs here (``max_workers = 0``): a refused graph must leave no task behind at all, and an accepted
-one waits in the queue.
+one waits in the queue (where it can be cancelled; the history keeps the ``history_limit`` newest).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from graphs import canny_image_graph, node
 
 @pytest.fixture
 def extension_config() -> dict:
-    return {"max_workers": 0}
+    return {"max_workers": 0, "history_limit": 3}
 
 
 def _edge(name: str) -> dict:
@@ -126,3 +126,29 @@ async def test_templates_queue_by_id(api):
     _, task = await api("GET", f"queue/{answer['result']['task_id']}")
     assert task["result"]["source"] == f"template:{template['id']}"
 
+
+async def test_a_failed_download_refuses_the_task(api, workspace: Path):
+    graph = {**canny_image_graph(workspace), "model_url_": ["http@127.0.0.1:9/tiny.onnx"]}  # nothing listens there
+    _, saved = await api("POST", "workflow/save", {"businessContent": graph})
+    code, answer = await api("POST", "queue", {"workflow_id": saved["result"]["id"], "download": True})
+    assert code == 503 and "download" in answer["message"].lower(), answer
+    await _nothing_queued(api)
+    code, _ = await api("POST", "queue", {"workflow_id": saved["result"]["id"]})  # without download: URLs ignored
+    assert code == 202
+
+
+async def test_pending_tasks_cancel_and_the_history_keeps_the_newest(api, workspace: Path):
+    graph = canny_image_graph(workspace)
+    task_ids = []
+    for _ in range(5):
+        task_ids.append((await api("POST", "queue", graph))[1]["result"]["task_id"])
+    for task_id in task_ids[:4]:
+        code, answer = await api("POST", f"queue/cancel/{task_id}")
+        assert code == 200 and answer["result"]["state"] == "CANCELLED"
+    code, answer = await api("POST", "queue/flush")
+    assert code == 200 and answer["result"]["cancelled"] == task_ids[4:]
+    _, history = await api("GET", "queue/history")
+    assert history["result"]["total"] == 3
+    assert [t["task_id"] for t in history["result"]["items"]] == task_ids[:1:-1]
+    code, _ = await api("GET", f"queue/{task_ids[0]}")
+    assert code == 404  # trimmed from the history

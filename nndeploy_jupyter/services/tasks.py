@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Conflict, NotFound
+from ..errors import ApiError, Conflict, NotFound
 from ..runtime.supervisor import RunOutcome, Supervisor
 from ..store import Database
 from ..workspace import Workspace
@@ -31,11 +31,8 @@ from .catalogue import NodeCatalogue
 from .events import EventHub
 from .validation import apply_params, validate_graph
 
-ACTIVE_STATES = ("PENDING", "DISPATCHED", "RUNNING")
-FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED")
 DEFAULT_PRIORITY = 100  # as upstream: room to go both ways
 BLOCKED_POLL_SECONDS = 0.01  # tasks wait and no worker is idle: how often to look again
-_FINAL_SQL = ",".join(f"'{s}'" for s in FINAL_STATES)
 
 
 @dataclass(order=True)
@@ -53,6 +50,7 @@ class _Running:
     task_id: str
     graph: dict[str, Any] = field(repr=False)
     state: str = "DISPATCHED"
+    on_worker: bool = True  # until supervisor.run() returns: the worker is busy with it
     claimed: bool = False  # a worker has it (``started`` arrived)
     handed_over: bool = False  # supervisor.run() was called
     cancel_requested: bool = False
@@ -122,7 +120,10 @@ class TaskQueue:
             graph = apply_params(graph, params)
         downloads = self._downloads()
         if download and downloads is not None and hasattr(downloads, "fetch_for_graph"):
-            await downloads.fetch_for_graph(task_id, graph)
+            try:
+                await downloads.fetch_for_graph(task_id, graph)
+            except ApiError as e:  # same status, said to be the download's
+                raise type(e)(f"download failed, task not queued: {e.message}") from None
         node_keys = await self.catalogue.node_keys()
         await asyncio.to_thread(validate_graph, graph, node_keys, self.workspace)
         name = graph.get("name_") if isinstance(graph.get("name_"), str) else ""
@@ -162,10 +163,10 @@ class TaskQueue:
     async def history(self, max_items: int) -> dict[str, Any]:
         def _history(conn: sqlite3.Connection) -> dict[str, Any]:
             rows = conn.execute(
-                f"SELECT * FROM tasks WHERE state IN ({_FINAL_SQL}) ORDER BY finished_at DESC, seq DESC LIMIT ?",
+                "SELECT * FROM tasks WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, seq DESC LIMIT ?",
                 (max_items,),
             ).fetchall()
-            total = conn.execute(f"SELECT COUNT(*) FROM tasks WHERE state IN ({_FINAL_SQL})").fetchone()[0]
+            total = conn.execute("SELECT COUNT(*) FROM tasks WHERE finished_at IS NOT NULL").fetchone()[0]
             return {"items": [_record(r) for r in rows], "total": total}
 
         return await self.db.run(_history)
@@ -207,8 +208,9 @@ class TaskQueue:
 
     def _free_slots(self) -> int:
         # A task handed over but not yet started may not show in idle() yet: count it as taking a worker.
-        unclaimed = sum(1 for r in self._running.values() if not r.claimed)
-        return min(self.max_workers - len(self._running), self.supervisor.idle() - unclaimed)
+        busy = [r for r in self._running.values() if r.on_worker]
+        unclaimed = sum(1 for r in busy if not r.claimed)
+        return min(self.max_workers - len(busy), self.supervisor.idle() - unclaimed)
 
     async def _dispatch_loop(self) -> None:
         while True:
@@ -231,6 +233,7 @@ class TaskQueue:
     async def _execute(self, running: _Running) -> None:
         try:
             outcome = await self._run(running)
+            self._release_worker(running)  # the next task may start while this outcome is recorded
             if not self._stopping:
                 await self._finish(running.task_id, outcome)
         except Exception as e:  # a bug here must not stall the queue: fail the task, keep dispatching
@@ -238,9 +241,13 @@ class TaskQueue:
             if not self._stopping:
                 await self._finish(running.task_id, _outcome("FAILED", f"internal error: {e}"))
         finally:
+            self._release_worker(running)
             self._running.pop(running.task_id, None)
             running.done.set()
-            self._wake.set()
+
+    def _release_worker(self, running: _Running) -> None:
+        running.on_worker = False
+        self._wake.set()
 
     async def _run(self, running: _Running) -> RunOutcome:
         if running.cancel_requested:
@@ -375,9 +382,17 @@ def _record_outcomes(conn: sqlite3.Connection, task_ids: list[str], outcome: Run
             [(outcome.state, now, outcome.error, json.dumps(outcome.time_profile), json.dumps(outcome.values),
               json.dumps(outcome.outputs), task_id) for task_id in task_ids],
         )
-        conn.execute(
-            f"DELETE FROM tasks WHERE state IN ({_FINAL_SQL}) AND seq NOT IN (SELECT seq FROM tasks "
-            f"WHERE state IN ({_FINAL_SQL}) ORDER BY finished_at DESC, seq DESC LIMIT ?)", (limit,))
+        _trim_history(conn, limit)
+
+
+def _trim_history(conn: sqlite3.Connection, limit: int) -> None:
+    """Keep the ``limit`` newest ended tasks (only ended tasks have ``finished_at``; its index finds the cut)."""
+    oldest_kept = conn.execute(
+        "SELECT finished_at, seq FROM tasks WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, seq DESC "
+        "LIMIT 1 OFFSET ?", (max(limit - 1, 0),)).fetchone()
+    if oldest_kept is not None:
+        conn.execute("DELETE FROM tasks WHERE finished_at < ? OR (finished_at = ? AND seq < ?)",
+                     (oldest_kept["finished_at"], oldest_kept["finished_at"], oldest_kept["seq"]))
 
 
 def _record(row: sqlite3.Row) -> dict[str, Any]:
