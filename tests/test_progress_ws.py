@@ -133,3 +133,9 @@ async def test_a_bad_frame_gets_an_error_and_the_socket_lives(api, jp_ws_fetch, 
     await bind(ws, task_id)
     events = await receive(ws, ends(task_id))
     assert events[-1]["flag"] == "success"
+
+
+async def test_openapi_documents_the_socket_as_its_upgrading_get(api):
+    _, spec = await api("GET", "openapi.json")
+    socket = spec["paths"]["/nndeploy/api/ws/progress"]
+    assert list(socket) == ["get"] and "101" in socket["get"]["responses"]

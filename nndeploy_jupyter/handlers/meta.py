@@ -7,6 +7,7 @@ from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.websocket import WebSocketHandler
 
 from .. import __version__
 from .base import ApiHandler
@@ -45,7 +46,14 @@ class UnknownRouteHandler(ApiHandler):
     post = get
 
 
-def openapi(routes: list[tuple[str, type[ApiHandler]]]) -> dict[str, Any]:
+_REST_RESPONSES = {"200": {"description": "nndeploy envelope {flag, message, result}"},
+                   "4XX": {"description": "{flag: 'error', message: reason}"}}
+# OpenAPI has no WebSocket operation: such a route is its upgrading GET.
+_WEBSOCKET_RESPONSES = {"101": {"description": "WebSocket of events in nndeploy's envelope {flag, message, result}"},
+                        "403": {"description": "not authenticated or not authorized"}}
+
+
+def openapi(routes: list[tuple[str, type]]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for pattern, handler in routes:
         if not handler.spec:
@@ -55,8 +63,7 @@ def openapi(routes: list[tuple[str, type[ApiHandler]]]) -> dict[str, Any]:
                   for n in _GROUP.findall(pattern)]
         paths[path] = {
             method: {"summary": summary, "parameters": params,
-                     "responses": {"200": {"description": "nndeploy envelope {flag, message, result}"},
-                                   "4XX": {"description": "{flag: 'error', message: reason}"}}}
+                     "responses": _WEBSOCKET_RESPONSES if issubclass(handler, WebSocketHandler) else _REST_RESPONSES}
             for method, summary in handler.spec.items()
         }
     return {"openapi": "3.1.0", "info": {"title": "nndeploy-jupyter", "version": __version__},
