@@ -18,6 +18,7 @@ import gc
 import json
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -30,6 +31,7 @@ PROGRESS_INTERVAL_SECONDS = 0.15
 WATCH_INTERVAL_SECONDS = 0.03  # how often the running node is checked: a crash names the node it died in
 VALUE_TYPES = ("String", "Bool", "Num")  # the outputs upstream reports as `memory`
 MAX_VALUE_CHARS = 4096
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 INTERRUPTED_STATUS = 61  # kStatusCodeNodeInterrupt, missing from nndeploy's Python StatusCode enum
 
 
@@ -324,6 +326,7 @@ def main() -> None:
     parser.add_argument("--message-fd", type=int, required=True)
     parser.add_argument("--plugin-dir", dest="plugin_dirs", type=Path, action="append", default=[])
     args = parser.parse_args()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a server that is killed leaves no worker behind
     faulthandler.enable(all_threads=False)  # a native crash leaves its Python stack (the plugin's line) in the log
     os.chdir(args.scratch)  # `import nndeploy` creates ./logs: keep it out of the workspace
     import nndeploy.dag  # noqa: F401  (pre-warm: the first task does not pay for the import)
