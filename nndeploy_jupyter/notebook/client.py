@@ -91,6 +91,12 @@ class Task:
             p: decode_image(self.client.read_file(p), as_) for p in self.outputs if p.lower().endswith(IMAGE_SUFFIXES)
         }
 
+    def show(self) -> Any:
+        """A result viewer: output images side by side, videos, text files and small values."""
+        from .widgets import ResultViewer
+
+        return ResultViewer(self)
+
     # -- acting on it ---------------------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None, raise_on_failure: bool = True) -> Task:
@@ -206,6 +212,11 @@ class Client:
 
     def templates(self) -> list[dict[str, Any]]:
         return self.http.call("GET", "template")
+
+    def graph(self, id_or_name: str) -> dict[str, Any]:
+        """The graph JSON of a saved workflow or a template, by id or ``name_``: a starting point to edit."""
+        kind, item_id = self.find(id_or_name)
+        return self.http.call("GET", f"{kind}/{item_id}")
 
     # -- tasks ----------------------------------------------------------------------------------------
 
