@@ -7,7 +7,15 @@ import time
 from pathlib import Path
 
 import pytest
-from graphs import BROKEN_PLUGIN, FAULT_KEY, FAULT_PLUGIN, canny_image_graph, fault_graph, write_fault_plugin
+from graphs import (
+    BROKEN_PLUGIN,
+    FAULT_KEY,
+    FAULT_PLUGIN,
+    canny_image_graph,
+    classification_graph,
+    fault_graph,
+    write_fault_plugin,
+)
 
 from nndeploy_jupyter.services import Services
 
@@ -62,6 +70,12 @@ async def test_a_task_runs_and_reports_its_output_file(api, workspace: Path):
     assert code == 404
 
 
+async def test_the_official_classification_template_runs_with_a_tiny_onnx_model(api, workspace: Path):
+    task = await wait_for(api, await submit(api, classification_graph(workspace)))
+    assert task["state"] == "SUCCEEDED", task["error"]
+    assert [o["node"] for o in task["outputs"]] == ["OpenCvImageEncode_28"]
+
+
 async def test_lower_priority_number_runs_first_then_submission_order(api, workspace: Path):
     blocker = await submit(api, fault_graph(workspace, "blocker", sleep_ms=1500))
     await wait_for(api, blocker, {"RUNNING"})
@@ -108,7 +122,7 @@ async def test_flush_cancels_every_pending_task(api, workspace: Path):
         assert (await wait_for(api, task_id))["state"] == "CANCELLED"
 
 
-@pytest.mark.parametrize("fault, reason", [("segfault", "SIGSEGV"), ("exit", "exit code 3")])
+@pytest.mark.parametrize("fault, reason", [("segfault", "SIGSEGV"), ("abort", "SIGABRT"), ("exit", "exit code 3")])
 async def test_a_crashing_worker_fails_its_task_and_the_queue_goes_on(api, workspace: Path, fault, reason):
     crash = await submit(api, fault_graph(workspace, "crash", fault=fault))
     after = await submit(api, canny_image_graph(workspace))
