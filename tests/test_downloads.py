@@ -196,3 +196,11 @@ async def test_modelscope_without_network_is_a_clear_error(tmp_path: Path):
         await service.fetch_for_graph("t-ms", {"model_url_": ["modelscope@nndeploy/no-such-repo:detect/x.onnx"]})
     assert time.monotonic() - started < 90
     assert events[-1]["flag"] == "failed" and "modelscope" in events[-1]["message"]
+
+
+async def test_download_jobs_are_known_by_their_task_id(origin, tmp_path: Path):
+    service, _ = service_alone(tmp_path)
+    host, _ = origin
+    task_id = service.start({"image_url_": [f"http@{host}/files/known.png"]})
+    assert service.owns(task_id) and not service.owns("some-other-task")
+    await service.stop()

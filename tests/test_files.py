@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -177,6 +178,31 @@ async def test_unauthenticated_upload_writes_nothing(call, jp_fetch, resources: 
     code, _ = await upload(call, "images", "xsrf.png", b"x",
                            headers={**NO_AUTH, "Cookie": f"{cookie}; _xsrf=abc", "X-XSRFToken": "abc"})
     assert code == 201
+
+
+async def test_a_client_leaving_mid_upload_leaves_nothing(call, jp_http_port, jp_base_url, jp_auth_header,
+                                                          resources: Path):
+    await call("GET", "files")
+    body, headers = multipart("half.bin", b"x" * 50_000)
+    request = "".join(f"{k}: {v}\r\n" for k, v in {**headers, **jp_auth_header, "Host": "127.0.0.1",
+                                                   "Content-Length": len(body)}.items())
+    _, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write(f"POST {jp_base_url}nndeploy/api/files/upload?file_path=images HTTP/1.1\r\n{request}\r\n".encode()
+                 + body[:30_000])
+    await writer.drain()
+    assert await eventually(lambda: leftovers(resources) != [])  # the temporary file is being written
+    writer.close()
+    assert await eventually(lambda: leftovers(resources) == [])
+    assert not (resources / "images" / "half.bin").exists()
+
+
+async def eventually(condition, timeout: float = 10) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 def test_multipart_parser_handles_any_slicing():

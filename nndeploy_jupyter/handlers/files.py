@@ -252,7 +252,10 @@ class FileStreamHandler(ApiHandler):
         if tags is not None:
             return tags.strip() == "*" or view.etag in [t.strip().removeprefix("W/") for t in tags.split(",")]
         since = self.request.headers.get("If-Modified-Since")
-        parsed = email.utils.parsedate_to_datetime(since) if since else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(since) if since else None
+        except (TypeError, ValueError):
+            return False  # an unreadable date: answer in full
         return parsed is not None and int(view.mtime_ns // 1_000_000_000) <= parsed.timestamp()
 
     def _span(self, view: FileView) -> tuple[int, int] | None:

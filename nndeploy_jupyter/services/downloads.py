@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ URL_FIELDS = {"image_url_": "images", "video_url_": "videos", "audio_url_": "aud
 HTTP_BLOCK = 256 << 10
 THROTTLE_SECONDS = 0.25
 THROTTLE_PERCENT = 1.0
+KNOWN_TASKS = 1000
 # Runs in the child: prints a line once modelscope is imported (so a slow import is not taken for silence),
 # then modelscope's own progress bars, then the local path.
 _MODELSCOPE_SCRIPT = """
@@ -151,16 +153,25 @@ class Downloads:
         self._opener = urllib.request.build_opener(_HttpOnlyRedirects())
         self._locks: dict[Path, asyncio.Lock] = {}
         self._jobs: set[asyncio.Task[Any]] = set()
+        self._task_ids: OrderedDict[str, None] = OrderedDict()
         self._stopping = threading.Event()
 
     def start(self, graph: Any) -> str:
         """Check the graph's entries now (400 if malformed), fetch them in the background; the task id."""
         found = sources(self.workspace, parse_graph(graph))
         task_id = str(uuid.uuid4())
+        self._task_ids[task_id] = None
+        while len(self._task_ids) > KNOWN_TASKS:
+            self._task_ids.popitem(last=False)
         job = asyncio.ensure_future(self._background(task_id, found))
         self._jobs.add(job)
         job.add_done_callback(self._jobs.discard)
         return task_id
+
+    def owns(self, task_id: str) -> bool:
+        """Whether ``task_id`` names one of the last download jobs :meth:`start` began (running or ended), so
+        the WebSocket can let a client bind to it although the task queue does not know it."""
+        return task_id in self._task_ids
 
     async def fetch_for_graph(self, task_id: str, graph: Any) -> dict[str, str]:
         """Fetch what ``graph`` names, as events of ``task_id``; ``{"<field>.<i>": "resources/..."}``.
