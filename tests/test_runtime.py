@@ -267,12 +267,25 @@ async def test_worker_crash_fails_the_task_and_the_next_one_runs(
         after, after_events = await run(sup, graphs.canny_image_graph(workspace.root), "after")
 
     assert crashed.state == "FAILED"
-    assert crashed.error == f"worker crashed: {cause} while running node Fault"
+    assert crashed.error.startswith(f"worker crashed: {cause} while running node Fault")
     if trace:
         assert trace in crashed_events.log and "fault_nodes.py" in crashed_events.log
         assert trace not in after_events.log
     assert after.state == "SUCCEEDED"
     assert after_events.pid != crashed_events.pid
+
+
+async def test_instant_crash_names_the_plugin_line(workspace: Workspace, plugins: Path) -> None:
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        crashed, _ = await run(sup, graphs.fault_graph(workspace.root, fault="segfault"))
+
+    assert crashed.state == "FAILED"
+    assert crashed.error.startswith("worker crashed: SIGSEGV")
+    assert crashed.error.endswith(f"(at resources/plugin/fault_nodes.py:{_line_of('ctypes.string_at(0)')} in run)")
+
+
+def _line_of(code: str) -> int:
+    return next(number for number, line in enumerate(graphs.FAULT_PLUGIN.splitlines(), 1) if code in line)
 
 
 async def test_hung_node_is_killed_after_the_cancel_grace(workspace: Workspace, plugins: Path) -> None:

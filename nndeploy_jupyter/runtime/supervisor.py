@@ -14,9 +14,11 @@ import collections
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +35,10 @@ READY_TIMEOUT_SECONDS = 120
 LOG_DRAIN_SECONDS = 2.0  # after a task's outcome, how long its last log lines may take to arrive
 RESTART_BACKOFF_SECONDS = (0.0, 1.0, 5.0, 30.0)
 STREAM_LIMIT = 1 << 20
+_FRAME = re.compile(r'\s*File "(?P<path>[^"]+)", line (?P<line>\d+) in (?P<function>\S+)')
+# Code that is not the user's: the interpreter's libraries (nndeploy included) and this package.
+_LIBRARY_DIRS = tuple({*(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")),
+                       str(Path(__file__).resolve().parent.parent), "<"})
 
 
 @dataclass
@@ -59,6 +65,8 @@ class _Task:
     kill_timer: asyncio.TimerHandle | None = None
     running_nodes: list[str] = field(default_factory=list)  # as last seen by the worker
     last_error_line: str | None = None
+    fatal_seen: bool = False  # the worker's faulthandler reported a fatal signal
+    crash_frame: str | None = None
 
 
 class _Worker:
@@ -208,6 +216,8 @@ class Supervisor:
         cause = describe_exit(returncode)
         if task.running_nodes:
             cause += f" while running node {', '.join(task.running_nodes)}"
+        if task.crash_frame:
+            cause += f" (at {task.crash_frame})"
         return RunOutcome("FAILED", f"worker crashed: {cause}", {}, {}, [])
 
     def _output_nodes(self, graph: dict) -> list[tuple[str, Path]]:
@@ -325,11 +335,24 @@ class Supervisor:
                 continue
             task = worker.task
             if task is not None and worker.stream_task[stream] == task.task_id:
-                if line.startswith("E/"):
-                    task.last_error_line = line
+                self._note_error(task, line)
                 _emit(task, "log", {"log": line}, self.log)
             else:
                 self.log.debug("nndeploy worker %d: %s", worker.slot, line)
+
+    def _note_error(self, task: _Task, line: str) -> None:
+        """Keep what explains a failure: nndeploy's last ``E/`` line, and after a fatal signal the innermost
+        frame of the Python stack (faulthandler's dump) that is not library code, e.g. the plugin's line."""
+        if line.startswith("E/"):
+            task.last_error_line = line
+        elif line.lstrip().startswith("Fatal Python error:"):
+            task.fatal_seen = True
+        elif task.fatal_seen and task.crash_frame is None:
+            frame = _FRAME.match(line)
+            if frame and not frame["path"].startswith(_LIBRARY_DIRS):
+                path = Path(frame["path"])
+                shown = path.relative_to(self.workspace.root) if path.is_relative_to(self.workspace.root) else path
+                task.crash_frame = f"{shown}:{frame['line']} in {frame['function']}"
 
     def _on_marker(self, worker: _Worker, stream: str, kind: str, task_id: str) -> None:
         worker.stream_task[stream] = task_id if kind == "begin" else None

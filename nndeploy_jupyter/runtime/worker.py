@@ -16,6 +16,7 @@ import ctypes
 import faulthandler
 import gc
 import json
+import math
 import os
 import queue
 import signal
@@ -216,7 +217,7 @@ class GraphTask:
         for name, rs in statuses.items():
             status = rs.get_status()
             time_ms = -1.0 if status == "INITING" else rs.init_time if status == "INITED" else rs.average_time
-            detail[name] = {"time": time_ms, "status": status}
+            detail[name] = {"time": _ms(time_ms), "status": status}
             nodes[name] = {"done": rs.completed_size, "total": self.total, "status": status}
             if name in self.input_nodes:
                 started.append(rs.run_size)
@@ -228,8 +229,13 @@ class GraphTask:
 
     def _node_times(self) -> dict[str, Any]:
         statuses = self.graph.get_nodes_run_status_recursive()
-        return {"nodes": {name: {"init_time": rs.init_time, "average_time": rs.average_time, "runs": rs.completed_size}
-                          for name, rs in statuses.items()}}
+        return {"nodes": {name: {"init_time": _ms(rs.init_time), "average_time": _ms(rs.average_time),
+                                 "runs": rs.completed_size} for name, rs in statuses.items()}}
+
+
+def _ms(value: float) -> float:
+    """A time for JSON consumers: rounded, and -1 rather than NaN/inf (which browsers cannot parse)."""
+    return round(value, 3) if math.isfinite(value) else -1.0
 
 
 class _Stopped(Exception):
