@@ -121,7 +121,7 @@ class UploadHandler(ApiHandler):
         if announced > limit + MULTIPART_OVERHEAD:
             raise TooLarge(f"upload of {announced} bytes exceeds the limit of {limit} bytes")
         self._folder = self.query("file_path")
-        self.services.files.check_upload_folder(self._folder)
+        await self.services.files.check_upload_folder(self._folder)
         self._parser = MultipartParser(self._boundary())
 
     async def _refuse_unless_allowed(self) -> None:

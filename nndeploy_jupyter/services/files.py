@@ -96,20 +96,13 @@ class FileStore:
         return await asyncio.to_thread(self._tree)
 
     async def info(self, client_path: str) -> dict[str, Any]:
-        path = self.workspace.resolve(client_path, must_exist=True)
-        st = await asyncio.to_thread(path.stat)
-        return _file_info(self.workspace.relative(path), path.name, st)
+        return await asyncio.to_thread(self._info, client_path)
 
     async def delete(self, client_path: str) -> str:
-        self.workspace.resolve(client_path, must_exist=True)  # refuses links pointing out
-        path = self.workspace.resolve(client_path, follow_last_link=False)
-        self._check_writable(path, client_path)
-        if path.parent == self.workspace.resources.resolve():
-            raise Forbidden(f"{client_path!r} is a top resources folder; it cannot be deleted")
-        return await asyncio.to_thread(self._delete, path)
+        return await asyncio.to_thread(self._delete, client_path)
 
     async def view(self, client_path: str) -> FileView:
-        path = self.workspace.resolve(client_path, must_exist=True)
+        path = await asyncio.to_thread(self.workspace.resolve, client_path, must_exist=True)
         st = await asyncio.to_thread(path.stat)
         if stat.S_ISDIR(st.st_mode):
             raise BadRequest(f"{client_path!r} is a folder, not a file")
@@ -134,15 +127,15 @@ class FileStore:
         view = await self.view(client_path)
         return await asyncio.to_thread(_read_text, view.path)
 
-    def check_upload_folder(self, client_folder: str) -> Path:
+    async def check_upload_folder(self, client_folder: str) -> Path:
         """The folder an upload may go to (400/403 otherwise); checked before any byte is read."""
-        folder = self.workspace.resolve(client_folder)
+        folder = await asyncio.to_thread(self.workspace.resolve, client_folder)
         self._check_writable(folder, client_folder)
         return folder
 
     async def start_upload(self, client_folder: str, filename: str, overwrite: bool = False) -> Upload:
         """Open an upload of ``filename`` into ``client_folder`` (created inside resources/ if missing)."""
-        folder = self.check_upload_folder(client_folder)
+        folder = await self.check_upload_folder(client_folder)
         name = safe_filename(filename)
         file, temp = await asyncio.to_thread(_open_temp, folder)
         return Upload(self.workspace, folder, name, file, temp, self.max_upload_bytes, overwrite)
@@ -185,7 +178,16 @@ class FileStore:
             if node["type"] == "branch" and not entry.is_symlink():
                 self._walk(root, Path(entry.path), node, nodes)
 
-    def _delete(self, path: Path) -> str:
+    def _info(self, client_path: str) -> dict[str, Any]:
+        path = self.workspace.resolve(client_path, must_exist=True)
+        return _file_info(self.workspace.relative(path), path.name, path.stat())
+
+    def _delete(self, client_path: str) -> str:
+        self.workspace.resolve(client_path, must_exist=True)  # refuses links pointing out
+        path = self.workspace.resolve(client_path, follow_last_link=False)  # a link inside is removed itself
+        self._check_writable(path, client_path)
+        if path.parent == self.workspace.resources.resolve():
+            raise Forbidden(f"{client_path!r} is a top resources folder; it cannot be deleted")
         relative = self.workspace.relative(path.parent) + "/" + path.name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)  # never follows links inside: a link is removed, not what it points to
