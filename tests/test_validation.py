@@ -46,7 +46,8 @@ def _malformed(good: dict) -> list[tuple[str, object, str]]:
     variant("input climbing out", lambda nodes: nodes[0].update(path_="resources/../../x.jpg"), "'Decode'")
     variant("output folder missing", lambda nodes: nodes[2].update(path_="resources/nowhere/out.jpg"), "folder")
     variant("output outside resources", lambda nodes: nodes[2].update(path_="/tmp/out.jpg"), "'Encode'")
-    variant("empty path", lambda nodes: nodes[0].update(path_=""), "path_ is empty")
+    variant("empty path", lambda nodes: nodes[0].update(path_=""), "path_ must be a non-empty path")
+    variant("reference outside resources", lambda nodes: nodes[2].update(ref_path_="/etc/hostname"), "outside")
     variant("nested unknown key",
             lambda nodes: nodes[1].update(node_repository_=[node("nope::Inner", "inner")]), "inside 'Canny'")
     variant("nested cycle", lambda nodes: nodes[1].update(node_repository_=[

@@ -139,26 +139,38 @@ def _check_acyclic(repository: list[Graph], where: str) -> None:
 
 
 def _check_paths(node: Graph, workspace: Workspace) -> None:
-    """Input files must exist and Output files go to an existing folder, both inside ``resources/``.
+    """What a node reads must exist and what it writes goes to an existing folder, both inside ``resources/``.
 
-    Graph paths are relative to the workspace root (the worker's working directory), as in nndeploy's
-    templates (``resources/images/...``).
+    Read: an Input node's ``path_`` (a file, or a folder for image-folder decoders) and a video encoder's
+    ``ref_path_``. Written: an Output node's ``path_``. Stream URLs and camera indexes are left alone. Graph
+    paths are relative to the workspace root (the worker's working directory), as in nndeploy's templates
+    (``resources/images/...``).
     """
     role = node.get("node_type_")
-    path = node.get("path_")
-    if role not in ("Input", "Output") or "path_" not in node:
+    if role == "Input" and "path_" in node:
+        _check_read(node, "path_", workspace)
+    if role == "Output" and "path_" in node:
+        written = _confined(node, "path_", workspace)
+        if not written.parent.is_dir():
+            raise BadRequest(f"node {node['name_']!r}: the folder of output {node['path_']!r} does not exist")
+    if node.get("ref_path_"):
+        _check_read(node, "ref_path_", workspace)
+
+
+def _check_read(node: Graph, field: str, workspace: Workspace) -> None:
+    path = node[field]
+    if isinstance(path, str) and (path.lower().startswith(_STREAM_SCHEMES) or path.isdigit()):
         return
-    name = node["name_"]
+    if not _confined(node, field, workspace).exists():
+        raise BadRequest(f"node {node['name_']!r}: input {path!r} ({field}) does not exist")
+
+
+def _confined(node: Graph, field: str, workspace: Workspace) -> Path:
+    path = node[field]
     if not isinstance(path, str) or not path:
-        raise BadRequest(f"node {name!r}: path_ is empty")
-    if role == "Input" and path.lower().startswith(_STREAM_SCHEMES):
-        return
+        raise BadRequest(f"node {node['name_']!r}: {field} must be a non-empty path")
     raw = Path(path)
     try:
-        resolved = workspace.resolve(str(raw if raw.is_absolute() else workspace.root / raw))
+        return workspace.resolve(str(raw if raw.is_absolute() else workspace.root / raw))
     except ApiError as e:
-        raise BadRequest(f"node {name!r}: {e.message}") from None
-    if role == "Input" and not resolved.is_file():
-        raise BadRequest(f"node {name!r}: input file {path!r} does not exist")
-    if role == "Output" and not resolved.parent.is_dir():
-        raise BadRequest(f"node {name!r}: the folder of output {path!r} does not exist")
+        raise BadRequest(f"node {node['name_']!r}: {e.message}") from None
