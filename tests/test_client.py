@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nndeploy_jupyter import Client, TaskFailed
-from nndeploy_jupyter.notebook.client import PluginError
+from nndeploy_jupyter.notebook.client import PluginError, apply_params
 from nndeploy_jupyter.notebook.discovery import TOKEN_VAR, URL_VAR, ServerNotFound, find_server
 from nndeploy_jupyter.notebook.http import ApiError
 
@@ -41,6 +41,31 @@ class ExplodeCreator(nndeploy.dag.NodeCreator):
 
 creator = ExplodeCreator()
 nndeploy.dag.register_node("tests.Explode", creator)
+'''
+
+
+SLOW_PLUGIN = '''
+import time, nndeploy.base, nndeploy.dag, numpy as np
+
+class Slow(nndeploy.dag.Node):
+    def __init__(self, name, inputs=None, outputs=None):
+        super().__init__(name, inputs, outputs)
+        self.set_key("tests.Slow")
+        self.set_input_type(np.ndarray)
+        self.set_output_type(np.ndarray)
+
+    def run(self):
+        time.sleep(0.1)
+        self.get_output(0).set(self.get_input(0).get(self))
+        return nndeploy.base.Status.ok()
+
+class SlowCreator(nndeploy.dag.NodeCreator):
+    def create_node(self, name, inputs, outputs):
+        self.node = Slow(name, inputs, outputs)
+        return self.node
+
+creator = SlowCreator()
+nndeploy.dag.register_node("tests.Slow", creator)
 '''
 
 
@@ -195,6 +220,28 @@ async def test_failed_task_raises_with_the_workers_error(client: Client) -> None
 async def test_broken_plugin_is_refused_with_the_reason(client: Client) -> None:
     with pytest.raises(PluginError, match="SyntaxError"):
         await asyncio.to_thread(client.upload_node, "broken.py", "def oops(:\n")
+
+
+async def test_video_progress_then_cancel_while_running(client: Client) -> None:
+    video = await asyncio.to_thread(client.graph, "Video_Edge_Detection")
+    done = await asyncio.to_thread(client.run, video, timeout=120)
+    assert done.total == done.done == 45  # every frame of the demo video, counted live
+
+    await asyncio.to_thread(client.upload_node, "slow.py", SLOW_PLUGIN)
+    slow = apply_params(video, {})
+    next(n for n in slow["node_repository_"] if n["name_"] == "Canny")["key_"] = "tests.Slow"
+    task = await asyncio.to_thread(client.run, slow, wait=False)
+    while task.done < 3:  # frames are flowing
+        assert not task.finished, task
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(task.cancel)
+    with pytest.raises(TaskFailed, match="CANCELLED"):
+        await asyncio.to_thread(task.wait, 60)
+    assert task.state == "CANCELLED" and task.done < task.total == 45
+    still_running = await asyncio.to_thread(client.run, slow, wait=False)
+    with pytest.raises(TimeoutError, match="still"):
+        await asyncio.to_thread(still_running.wait, 0.2)
+    await asyncio.to_thread(still_running.cancel)
 
 
 async def test_unknown_names_and_ids(client: Client) -> None:

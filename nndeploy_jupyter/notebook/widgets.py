@@ -9,6 +9,7 @@ Both widgets have a plain-text ``repr``, so a saved notebook, nbconvert or a con
 from __future__ import annotations
 
 import html
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,14 @@ class TaskProgress(widgets.VBox):
         task.subscribe(self.render)
 
     def show(self) -> TaskProgress:
-        """Display the widget (main thread only); :meth:`finish` later refreshes its saved text."""
+        """Display the widget (main thread only). Once the task has ended, the first render on the main thread
+        (:meth:`finish`, or any ``task.wait()``/``task.refresh()``) updates the displayed text to the outcome."""
         self._handle = display(self, display_id=True)
         return self
 
     def finish(self) -> None:
-        """Render the final state and update the displayed output, so its text/plain is the outcome."""
+        """Render the final state (main thread): the displayed output's saved text becomes the outcome."""
         self.render(self.task, force=True)
-        if self._handle is not None:
-            self._handle.update(self)
 
     def render(self, task: Task, force: bool = False) -> None:
         now = time.monotonic()
@@ -64,6 +64,10 @@ class TaskProgress(widgets.VBox):
         self.profile.value = _profile_html(task.time_profile)
         tail = "\n".join(task.logs[-LOG_TAIL:])
         self.log_tail.value = f"<pre style='margin:0;font-size:11px'>{html.escape(tail)}</pre>" if tail else ""
+        if task.finished and self._handle is not None and threading.current_thread() is threading.main_thread():
+            # Re-publish the output once, from the main thread only, so its text/plain shows the outcome too.
+            handle, self._handle = self._handle, None
+            handle.update(self)
 
     def _header_html(self, task: Task) -> str:
         colour = STATE_COLOURS.get(task.state, "inherit")
