@@ -80,7 +80,7 @@ def canny(name: str = "Canny") -> dict[str, Any]:
 
 
 def fault(name: str = "Fault", **params: Any) -> dict[str, Any]:
-    """A :data:`FAULT_PLUGIN` node; params: ``fault`` (none|raise|segfault|abort|exit|hang), ``at_call``
+    """A :data:`FAULT_PLUGIN` node; params: ``fault`` (none|raise|sys_exit|segfault|abort|exit|hang), ``at_call``
     (1-based call of run() that misbehaves), ``sleep_ms`` (per call), ``init_sleep_ms``."""
     return node(FAULT_KEY, name, **params)
 
@@ -233,6 +233,8 @@ class Fault(nndeploy.dag.Node):
                 os.abort()
             if fault == "exit":
                 os._exit(3)
+            if fault == "sys_exit":
+                raise SystemExit(2)
             if fault == "hang":
                 while True:
                     time.sleep(1)

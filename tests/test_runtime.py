@@ -196,13 +196,18 @@ async def test_status_error_says_what_nndeploy_logged(workspace: Workspace) -> N
     assert outcome.error.split(": ", 1)[1] in events.log
 
 
-async def test_exception_in_the_first_task_of_a_fresh_worker_fails_cleanly(workspace: Workspace, plugins: Path) -> None:
+@pytest.mark.parametrize(("fault", "error"), [
+    ("raise", "RuntimeError: deliberate exception at call 1"),
+    ("sys_exit", "SystemExit: 2"),
+])
+async def test_exception_in_the_first_task_of_a_fresh_worker_fails_cleanly(
+        workspace: Workspace, plugins: Path, fault: str, error: str) -> None:
     async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
-        failed, failed_events = await run(sup, graphs.fault_graph(workspace.root, fault="raise"), "first")
+        failed, failed_events = await run(sup, graphs.fault_graph(workspace.root, fault=fault), "first")
         after, after_events = await run(sup, graphs.canny_image_graph(workspace.root), "second")
 
     assert failed.state == "FAILED"
-    assert failed.error == "RuntimeError: deliberate exception at call 1"
+    assert failed.error == error
     assert after.state == "SUCCEEDED"
     assert after_events.pid == failed_events.pid  # the worker lived on
 

@@ -43,11 +43,13 @@ _LIBRARY_DIRS = tuple({*(sysconfig.get_paths()[key] for key in ("stdlib", "plats
 
 @dataclass
 class RunOutcome:
+    """How a task ended, whatever the cause: success, failure, cancel, crash, kill."""
+
     state: str  # "SUCCEEDED" | "FAILED" | "CANCELLED"
-    error: str | None
-    time_profile: dict
-    values: dict[str, str]
-    outputs: list[dict]
+    error: str | None  # the exception text, the status with nndeploy's E/ line, "worker crashed: SIGSEGV ..."
+    time_profile: dict  # {"init_time": ms, "run_time": ms, "nodes": {name: {"init_time", "average_time", "runs"}}}
+    values: dict[str, str]  # small String/Num/Bool outputs by consumer node name (upstream's `memory`)
+    outputs: list[dict]  # {"node", "path" (absolute), "size"} of files Output nodes wrote during this run
 
 
 @dataclass
@@ -96,6 +98,10 @@ class _Worker:
 
 
 class Supervisor:
+    """``size`` pre-warmed workers. ``run()`` takes an idle one and returns the task's :class:`RunOutcome`;
+    it never raises for the task's failure. ``emit(type, fields)`` gets, on the event loop: ``started``
+    ``{"pid"}``, ``progress`` ``{"detail", "done", "total", "nodes"}`` and ``log`` ``{"log"}``."""
+
     def __init__(self, workspace: Workspace, size: int, cancel_grace_seconds: float, log: logging.Logger,
                  plugin_dirs: list[Path]):
         self.workspace = workspace

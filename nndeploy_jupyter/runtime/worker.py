@@ -126,7 +126,7 @@ class GraphTask:
                                        "run_time": round((finished - initialized) * 1000, 3)}
         except _Stopped:
             pass
-        except Exception as e:  # noqa: BLE001  (nndeploy raises for C++ errors, plugin errors, bad keys...)
+        except (Exception, SystemExit) as e:  # noqa: BLE001  (C++ errors, plugin errors, bad keys, sys.exit()...)
             outcome.update(state="FAILED", error=self._explain(e))
         finally:
             self._finish(progress, outcome)
