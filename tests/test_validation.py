@@ -118,14 +118,14 @@ async def test_parameter_overrides_apply_before_validation(api, workspace: Path)
     assert task["result"]["params"] == {"Canny": {"low_threshold": 10}} and task["result"]["priority"] == 3
 
 
-async def test_templates_queue_by_id(api):
+async def test_every_shipped_template_queues_by_id(api):
     _, templates = await api("GET", "template")
     assert templates["result"], "the package ships templates"
-    template = templates["result"][0]
-    code, answer = await api("POST", "queue", {"template_id": template["id"]})
-    assert code == 202, answer
-    _, task = await api("GET", f"queue/{answer['result']['task_id']}")
-    assert task["result"]["source"] == f"template:{template['id']}"
+    for template in templates["result"]:
+        code, answer = await api("POST", "queue", {"template_id": template["id"]})
+        assert code == 202, (template["name_"], answer)
+        _, task = await api("GET", f"queue/{answer['result']['task_id']}")
+        assert task["result"]["source"] == f"template:{template['id']}"
 
 
 async def test_a_failed_download_refuses_the_task(api, workspace: Path):
