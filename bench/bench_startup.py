@@ -2,7 +2,9 @@
 
 Each round starts ``jupyter server`` twice, once with ``nndeploy_jupyter`` disabled and once enabled (the order
 alternates between rounds, so a load change on the machine hits both), and times from spawn until
-``/api/status`` answers and, when enabled, until ``nndeploy/api/workflows`` answers. Each mode keeps its root
+``/api/status`` answers and, when enabled, until ``nndeploy/api/workflows`` answers. It also reads the server
+process's own CPU time when ``/api/status`` answers: on a busy machine wall times swing with other load, CPU
+time much less. Each mode keeps its root
 directory across rounds, as a user's server does; the first enabled start also creates the workspace.
 
     python bench/bench_startup.py --runs 10
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -55,6 +58,12 @@ def wait_until(url: str, started: float, proc: subprocess.Popen) -> float:
     raise TimeoutError(f"{url} did not answer within {TIMEOUT_SECONDS} s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time one process has used so far (Linux ``/proc/<pid>/stat``, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_once(root: Path, enabled: bool) -> dict[str, float]:
     """Start one server, time it, stop it."""
     port = free_port()
@@ -67,7 +76,7 @@ def start_once(root: Path, enabled: bool) -> dict[str, float]:
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        times = {"status": wait_until(base + "api/status", started, proc)}
+        times = {"status": wait_until(base + "api/status", started, proc), "cpu": cpu_seconds(proc.pid)}
         if enabled:
             times["workflows"] = wait_until(base + "nndeploy/api/workflows", started, proc)
         return times
@@ -81,9 +90,7 @@ def start_once(root: Path, enabled: bool) -> dict[str, float]:
 
 
 def bench(runs: int) -> dict[str, float | int]:
-    disabled: list[float] = []
-    enabled_status: list[float] = []
-    enabled_workflows: list[float] = []
+    samples: dict[bool, list[dict[str, float]]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="nndeploy-bench-") as scratch:
         roots = {flag: Path(scratch) / ("enabled" if flag else "disabled") for flag in (False, True)}
         for root in roots.values():
@@ -91,21 +98,23 @@ def bench(runs: int) -> dict[str, float | int]:
         for run in range(runs):
             for flag in ((False, True) if run % 2 == 0 else (True, False)):
                 times = start_once(roots[flag], flag)
-                if flag:
-                    enabled_status.append(times["status"])
-                    enabled_workflows.append(times["workflows"])
-                else:
-                    disabled.append(times["status"])
+                samples[flag].append(times)
                 print(f"run {run + 1}/{runs} {'with' if flag else 'without'} nndeploy_jupyter: "
                       + ", ".join(f"{k} {v:.3f} s" for k, v in times.items()), file=sys.stderr)
-    base = statistics.median(disabled)
+
+    def median(flag: bool, key: str) -> float:
+        return statistics.median(sample[key] for sample in samples[flag])
+
     return {
         "runs": runs,
-        "without_status_s": round(base, 3),
-        "with_status_s": round(statistics.median(enabled_status), 3),
-        "with_workflows_s": round(statistics.median(enabled_workflows), 3),
-        "ratio_status": round(statistics.median(enabled_status) / base, 3),
-        "ratio_workflows": round(statistics.median(enabled_workflows) / base, 3),
+        "without_status_s": round(median(False, "status"), 3),
+        "with_status_s": round(median(True, "status"), 3),
+        "with_workflows_s": round(median(True, "workflows"), 3),
+        "ratio_status": round(median(True, "status") / median(False, "status"), 3),
+        "ratio_workflows": round(median(True, "workflows") / median(False, "status"), 3),
+        "without_cpu_s": round(median(False, "cpu"), 3),
+        "with_cpu_s": round(median(True, "cpu"), 3),
+        "ratio_cpu": round(median(True, "cpu") / median(False, "cpu"), 3),
         "goal": GOAL,
     }
 
