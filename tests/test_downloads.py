@@ -148,6 +148,9 @@ async def test_a_missing_file_fails_clearly_and_leaves_nothing(api, jp_ws_fetch,
     done = events[-1]
     assert done["flag"] == "failed" and "404" in done["message"] and "missing/notes.txt" in done["message"]
     assert done["result"]["detail"] == {"image_url_.0": "resources/images/ok.png"}  # what did arrive
+    failed = events[-2]["result"]
+    assert failed["type"] == "download_progress" and failed["detail"]["phase"] == "error"
+    assert failed["detail"]["filename"] == "resources/others/notes.txt" and "404" in failed["detail"]["error"]
     assert not (workspace / "resources" / "others" / "notes.txt").exists()
     assert parts_left(workspace / "resources") == [] and len(seen) == 2  # a 404 is not retried
 

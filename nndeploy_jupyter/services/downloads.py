@@ -135,6 +135,11 @@ class Progress:
         publish("download_progress", self._task_id, message="download progress", detail=detail)
 
 
+    def fail(self, error: str) -> None:
+        self._events.publish("download_progress", self._task_id, flag="error", message="download failed",
+                             detail={"phase": "error", "filename": self._filename, "error": error})
+
+
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         if urlsplit(newurl).scheme not in ("http", "https"):
@@ -209,10 +214,14 @@ class Downloads:
             if await asyncio.to_thread(source.destination.is_file):
                 progress.update(0, None, phase="exists")
                 return
-            if source.scheme == "modelscope":
-                await self._modelscope(source, progress)
-            else:
-                await asyncio.to_thread(self._http, source, progress)
+            try:
+                if source.scheme == "modelscope":
+                    await self._modelscope(source, progress)
+                else:
+                    await asyncio.to_thread(self._http, source, progress)
+            except Exception as e:
+                progress.fail(getattr(e, "message", None) or str(e))
+                raise
             size = (await asyncio.to_thread(source.destination.stat)).st_size
             progress.update(size, size, phase="done")
 
