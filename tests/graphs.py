@@ -81,7 +81,8 @@ def canny(name: str = "Canny") -> dict[str, Any]:
 
 def fault(name: str = "Fault", **params: Any) -> dict[str, Any]:
     """A :data:`FAULT_PLUGIN` node; params: ``fault`` (none|raise|sys_exit|segfault|abort|exit|hang), ``at_call``
-    (1-based call of run() that misbehaves), ``sleep_ms`` (per call), ``init_sleep_ms``."""
+    (1-based call of run() that misbehaves), ``sleep_ms`` (per call), ``init_sleep_ms``, ``print_lines``
+    (per call, ``print_width`` characters long)."""
     return node(FAULT_KEY, name, **params)
 
 
@@ -213,7 +214,8 @@ class Fault(nndeploy.dag.Node):
         self.set_key("{FAULT_KEY}")
         self.set_input_type(np.ndarray)
         self.set_output_type(np.ndarray)
-        self.params = {{"fault": "none", "at_call": 1, "sleep_ms": 0, "init_sleep_ms": 0}}
+        self.params = {{"fault": "none", "at_call": 1, "sleep_ms": 0, "init_sleep_ms": 0, "print_lines": 0,
+                       "print_width": 10}}
         self.calls = 0
 
     def init(self):
@@ -222,6 +224,8 @@ class Fault(nndeploy.dag.Node):
 
     def run(self):
         self.calls += 1
+        for line in range(self.params["print_lines"]):
+            print(f"call {{self.calls}} line {{line}} " + "x" * self.params["print_width"])
         time.sleep(self.params["sleep_ms"] / 1000)
         if self.calls == self.params["at_call"]:
             fault = self.params["fault"]

@@ -14,6 +14,7 @@ import cv2
 import graphs
 import pytest
 
+from nndeploy_jupyter.runtime import supervisor as supervisor_module
 from nndeploy_jupyter.runtime.supervisor import RunOutcome, Supervisor
 from nndeploy_jupyter.workspace import Workspace
 
@@ -183,6 +184,22 @@ async def test_model_that_does_not_load_fails_the_task(workspace: Workspace) -> 
     assert broken.state == "FAILED" and broken.error.startswith("RuntimeError: ")
     assert broken.outputs == []
     assert after.state == "SUCCEEDED"
+
+
+async def test_log_flood_is_bounded_and_never_blocks_the_worker(workspace: Workspace, plugins: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor_module, "MAX_LOG_LINES", 50)
+    flood = graphs.fault_graph(workspace.root, frames=5, print_lines=40)
+    huge_line = graphs.fault_graph(workspace.root, name="huge", print_lines=1, print_width=3_000_000)
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        flooded, flood_events = await run(sup, flood, "flood")
+        huge, huge_events = await run(sup, huge_line, "huge")
+
+    assert flooded.state == "SUCCEEDED"
+    lines = [e["log"] for e in flood_events.of("log")]
+    assert len(lines) == 51 and "call 1 line 0 xxxxxxxxxx" in lines and "the rest are not shown" in lines[-1]
+    assert huge.state == "SUCCEEDED"
+    assert all(len(e["log"]) <= supervisor_module.MAX_LOG_LINE_CHARS for e in huge_events.of("log"))
 
 
 async def test_status_error_says_what_nndeploy_logged(workspace: Workspace) -> None:

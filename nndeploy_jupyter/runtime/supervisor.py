@@ -35,6 +35,8 @@ READY_TIMEOUT_SECONDS = 120
 LOG_DRAIN_SECONDS = 2.0  # after a task's outcome, how long its last log lines may take to arrive
 RESTART_BACKOFF_SECONDS = (0.0, 1.0, 5.0, 30.0)
 STREAM_LIMIT = 1 << 20
+MAX_LOG_LINES = 10_000  # log events per task
+MAX_LOG_LINE_CHARS = 8_000
 _FRAME = re.compile(r'\s*File "(?P<path>[^"]+)", line (?P<line>\d+) in (?P<function>\S+)')
 # Code that is not the user's: the interpreter's libraries (nndeploy included) and this package.
 _LIBRARY_DIRS = tuple({*(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")),
@@ -67,6 +69,7 @@ class _Task:
     kill_timer: asyncio.TimerHandle | None = None
     running_nodes: list[str] = field(default_factory=list)  # as last seen by the worker
     last_error_line: str | None = None
+    log_lines: int = 0
     fatal_seen: bool = False  # the worker's faulthandler reported a fatal signal
     crash_frame: str | None = None
 
@@ -342,9 +345,18 @@ class Supervisor:
             task = worker.task
             if task is not None and worker.stream_task[stream] == task.task_id:
                 self._note_error(task, line)
-                _emit(task, "log", {"log": line}, self.log)
+                self._emit_log(task, line)
             else:
                 self.log.debug("nndeploy worker %d: %s", worker.slot, line)
+
+    def _emit_log(self, task: _Task, line: str) -> None:
+        """A log event, within bounds: a node printing without end must not flood the server's memory."""
+        task.log_lines += 1
+        if task.log_lines <= MAX_LOG_LINES:
+            _emit(task, "log", {"log": line[:MAX_LOG_LINE_CHARS]}, self.log)
+        elif task.log_lines == MAX_LOG_LINES + 1:
+            _emit(task, "log", {"log": f"[nndeploy-jupyter] more than {MAX_LOG_LINES} log lines: the rest are "
+                                       "not shown"}, self.log)
 
     def _note_error(self, task: _Task, line: str) -> None:
         """Keep what explains a failure: nndeploy's last ``E/`` line, and after a fatal signal the innermost
