@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from jupyter_core.paths import jupyter_path
 from jupyter_process import JupyterProcess
+from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO_BUILD = Path(__file__).resolve().parents[1] / "nndeploy_jupyter" / "labextension"
@@ -29,7 +30,7 @@ LABEXTENSION = built_labextension()
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no browser: {CHROMIUM} is absent (apt-get install chromium)"),
-    pytest.mark.skipif(LABEXTENSION is None, reason="labextension not built (jlpm --cwd labextension build:prod)"),
+    pytest.mark.skipif(LABEXTENSION is None, reason="labextension not built (cd labextension && jlpm build:prod)"),
 ]
 
 
@@ -87,8 +88,7 @@ def lab_without_server_extension(tmp_path_factory: pytest.TempPathFactory) -> It
 def browser():
     """Per test: playwright's sync API marks its own loop as running, which pytest-jupyter's per-test loop
     teardown cannot bear, so playwright must be gone before that teardown."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
