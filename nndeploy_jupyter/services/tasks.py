@@ -217,8 +217,13 @@ class TaskQueue:
             self._wake.clear()
             while self._queued and self._free_slots() > 0:
                 entry = heapq.heappop(self._heap)
-                if self._queued.pop(entry.task_id, None) is not None:
+                if self._queued.pop(entry.task_id, None) is None:
+                    continue
+                try:
                     await self._dispatch(entry)
+                except Exception:  # keep dispatching; the row stays PENDING and queues again at the next start
+                    self.log.exception("task %s could not be dispatched", entry.task_id)
+                    self._running.pop(entry.task_id, None)
             blocked = bool(self._queued) and self.max_workers > 0
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), BLOCKED_POLL_SECONDS if blocked else None)
