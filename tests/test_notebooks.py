@@ -61,12 +61,14 @@ def texts(nb: nbformat.NotebookNode) -> str:
 def test_getting_started(server: JupyterProcess, kernel_env: None) -> None:
     nb = execute(nbformat.read(NOTEBOOKS / "getting-started.ipynb", as_version=4), server.root_dir)
 
-    bars = widget_states(nb, "IntProgressModel")
-    assert [b["bar_style"] for b in bars] == ["success", "success"]  # two %nndeploy run cells
+    bars = widget_states(nb, "IntProgressModel")  # three %nndeploy run cells: two images, one video
+    assert [(b["bar_style"], b["value"], b["max"]) for b in bars] == [("success", 1, 1)] * 2 + [("success", 45, 45)]
     headers = [h["value"] for h in widget_states(nb, "HTMLModel") if "nndeploy task" in h["value"]]
-    assert len(headers) == 2 and all("SUCCEEDED" in h for h in headers)
-    assert len(widget_states(nb, "ImageModel")) == 2  # task.show() twice
-    assert "SUCCEEDED (1/1)" in texts(nb)  # the progress widgets' saved text
+    assert len(headers) == 3 and all("SUCCEEDED" in h for h in headers)
+    assert len(widget_states(nb, "ImageModel")) == 2  # task.show() of the two images
+    [video] = widget_states(nb, "VideoModel")
+    assert video["format"] == "webm"  # playable in a browser, unlike nndeploy's MJPG .avi
+    assert "SUCCEEDED (1/1)" in texts(nb) and "SUCCEEDED (45/45)" in texts(nb)  # the widgets' saved text
 
     edges = server.root_dir / "nndeploy" / "resources" / "images" / "edges.jpg"
     assert edges.is_file() and edges.stat().st_size > 0

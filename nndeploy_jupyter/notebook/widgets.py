@@ -8,9 +8,14 @@ Both widgets have a plain-text ``repr``, so a saved notebook, nbconvert or a con
 
 from __future__ import annotations
 
+import contextlib
 import html
+import os
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ from .client import IMAGE_SUFFIXES, Task
 LOG_TAIL = 12
 MIN_UPDATE_SECONDS = 0.1
 VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv")
+BROWSER_VIDEO = ("mp4", "webm")
 TEXT_SUFFIXES = (".txt", ".json", ".md", ".csv", ".log")
 STATE_COLOURS = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "CANCELLED": "#c62828", "INTERRUPTED": "#c62828"}
 BAR_STYLES = {"SUCCEEDED": "success", "FAILED": "danger", "CANCELLED": "danger", "INTERRUPTED": "danger"}
@@ -87,37 +93,72 @@ class ResultViewer(widgets.VBox):
         self.task = task
         files = {path: task.client.read_file(path) for path in task.outputs}
         children: list[widgets.Widget] = []
-        images = [
-            _captioned(
-                path,
-                widgets.Image(
-                    value=data, format=Path(path).suffix.lstrip(".").lower(), layout=widgets.Layout(max_width="480px")
-                ),
-            )
-            for path, data in files.items()
-            if path.lower().endswith(IMAGE_SUFFIXES)
-        ]
+        images = [_captioned(path, widgets.Image(value=data, format=_suffix(path),
+                                                 layout=widgets.Layout(max_width="480px")))
+                  for path, data in files.items() if path.lower().endswith(IMAGE_SUFFIXES)]
         if images:
             children.append(widgets.HBox(images, layout=widgets.Layout(flex_flow="row wrap")))
-        children += [
-            _captioned(
-                path,
-                widgets.Video(value=data, format=Path(path).suffix.lstrip(".").lower(), autoplay=False, controls=True),
-            )
-            for path, data in files.items()
-            if path.lower().endswith(VIDEO_SUFFIXES)
-        ]
-        children += [
-            _captioned(path, widgets.HTML(f"<pre>{html.escape(data.decode(errors='replace')[:20000])}</pre>"))
-            for path, data in files.items()
-            if path.lower().endswith(TEXT_SUFFIXES)
-        ]
+        for path, data in files.items():
+            if path.lower().endswith(VIDEO_SUFFIXES):
+                video, kind = browser_video(path, data)
+                children.append(_captioned(path, widgets.Video(value=video, format=kind, autoplay=False,
+                                                               controls=True)))
+            elif path.lower().endswith(TEXT_SUFFIXES):
+                text = html.escape(data.decode(errors="replace")[:20000])
+                children.append(_captioned(path, widgets.HTML(f"<pre>{text}</pre>")))
         if task.values:
             children.append(widgets.HTML(_values_html(task.values)))
         super().__init__(children or [widgets.HTML("<i>no outputs</i>")])
 
     def __repr__(self) -> str:
         return results_text(self.task)
+
+
+def browser_video(path: str, data: bytes) -> tuple[bytes, str]:
+    """``(bytes, format)`` a browser can play. nndeploy's OpenCV writes only MJPG ``.avi``, which browsers do
+    not play: re-encode it as VP8 WebM with opencv-python (built with FFmpeg). Unchanged if that fails."""
+    suffix = _suffix(path)
+    if suffix in BROWSER_VIDEO:
+        return data, suffix
+    import cv2
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / f"in.{suffix}", Path(tmp) / "out.webm"
+        source.write_bytes(data)
+        capture = cv2.VideoCapture(str(source))
+        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        writer = None
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if writer is None:
+                with _quiet_stderr():  # FFmpeg warns that 'VP80' is no WebM tag, then writes VP8 all the same
+                    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"VP80"), fps,
+                                             (frame.shape[1], frame.shape[0]))
+            writer.write(frame)
+        capture.release()
+        if writer is None:
+            return data, suffix
+        writer.release()
+        return (target.read_bytes(), "webm") if target.is_file() and target.stat().st_size else (data, suffix)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _suffix(path: str) -> str:
+    return Path(path).suffix.lstrip(".").lower()
 
 
 def progress_text(task: Task) -> str:
