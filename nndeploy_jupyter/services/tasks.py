@@ -74,6 +74,7 @@ class TaskQueue:
         self._downloads = downloads
         self._heap: list[_Queued] = []
         self._queued: dict[str, _Queued] = {}  # PENDING; heap entries missing here were cancelled
+        self._unqueuing: set[str] = set()  # cancelled while PENDING, until their end is recorded
         self._running: dict[str, _Running] = {}
         self._executions: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -142,13 +143,14 @@ class TaskQueue:
 
     def live_state(self, task_id: str) -> str | None:
         """The state of a task still in the queue or running, from memory; None once it has ended (or never was)."""
-        if task_id in self._queued:
+        if task_id in self._queued or task_id in self._unqueuing:
             return "PENDING"
         running = self._running.get(task_id)
         return running.state if running else None
 
     def live_states(self) -> dict[str, str]:
-        return {**{t: "PENDING" for t in self._queued}, **{t: r.state for t, r in self._running.items()}}
+        pending = {t: "PENDING" for t in (*self._queued, *self._unqueuing)}
+        return {**pending, **{t: r.state for t, r in self._running.items()}}
 
     async def info(self) -> dict[str, list[dict[str, Any]]]:
         def _info(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
@@ -175,8 +177,7 @@ class TaskQueue:
         """Pending: CANCELLED at once. Dispatched or running: interrupted, and answered once it has ended
         (or after the cancel grace, if the worker is slow to die). Unknown: 404. Ended: 409."""
         if task_id in self._queued:
-            del self._queued[task_id]
-            await self._finish_many([task_id], "CANCELLED", "cancelled before it ran")
+            await self._cancel_pending([task_id], "cancelled before it ran")
             return await self.get(task_id)
         running = self._running.get(task_id)
         if running is None:
@@ -191,10 +192,9 @@ class TaskQueue:
     async def flush(self) -> list[str]:
         """Cancel every pending task; each gets its status events, then one ``system`` summary goes out."""
         cancelled = list(self._queued)
-        self._queued.clear()
         self._heap.clear()
         if cancelled:
-            await self._finish_many(cancelled, "CANCELLED", "flushed from the queue")
+            await self._cancel_pending(cancelled, "flushed from the queue")
         self.events.publish("system", None, message="queue flushed", event="queue_flushed",
                             detail={"cancelled": cancelled})
         return cancelled
@@ -307,11 +307,17 @@ class TaskQueue:
         await self.db.run(lambda conn: _record_outcomes(conn, [task_id], outcome, now, self.history_limit))
         self._publish_outcome(task_id, outcome)
 
-    async def _finish_many(self, task_ids: list[str], state: str, reason: str) -> None:
-        """End tasks that never ran (cancel, flush): one transaction, then their events."""
+    async def _cancel_pending(self, task_ids: list[str], reason: str) -> None:
+        """End tasks that never ran: one transaction, then their events. Until then they still read PENDING."""
+        for task_id in task_ids:
+            del self._queued[task_id]
+        self._unqueuing.update(task_ids)
         now = time.time()
-        outcome = _outcome(state, reason)
-        await self.db.run(lambda conn: _record_outcomes(conn, task_ids, outcome, now, self.history_limit))
+        outcome = _outcome("CANCELLED", reason)
+        try:
+            await self.db.run(lambda conn: _record_outcomes(conn, task_ids, outcome, now, self.history_limit))
+        finally:
+            self._unqueuing.difference_update(task_ids)
         for task_id in task_ids:
             self._publish_outcome(task_id, outcome)
 
