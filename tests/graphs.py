@@ -82,7 +82,7 @@ def canny(name: str = "Canny") -> dict[str, Any]:
 def fault(name: str = "Fault", **params: Any) -> dict[str, Any]:
     """A :data:`FAULT_PLUGIN` node; params: ``fault`` (none|raise|sys_exit|segfault|abort|exit|hang), ``at_call``
     (1-based call of run() that misbehaves), ``sleep_ms`` (per call), ``init_sleep_ms``, ``print_lines``
-    (per call, ``print_width`` characters long)."""
+    (per call, ``print_width`` characters long, with no newline if ``print_unfinished``)."""
     return node(FAULT_KEY, name, **params)
 
 
@@ -215,7 +215,7 @@ class Fault(nndeploy.dag.Node):
         self.set_input_type(np.ndarray)
         self.set_output_type(np.ndarray)
         self.params = {{"fault": "none", "at_call": 1, "sleep_ms": 0, "init_sleep_ms": 0, "print_lines": 0,
-                       "print_width": 10}}
+                       "print_width": 10, "print_unfinished": False}}
         self.calls = 0
 
     def init(self):
@@ -225,7 +225,8 @@ class Fault(nndeploy.dag.Node):
     def run(self):
         self.calls += 1
         for line in range(self.params["print_lines"]):
-            print(f"call {{self.calls}} line {{line}} " + "x" * self.params["print_width"])
+            print(f"call {{self.calls}} line {{line}} " + "x" * self.params["print_width"],
+                  end="" if self.params["print_unfinished"] else "\\n")
         time.sleep(self.params["sleep_ms"] / 1000)
         if self.calls == self.params["at_call"]:
             fault = self.params["fault"]

@@ -186,6 +186,19 @@ async def test_model_that_does_not_load_fails_the_task(workspace: Workspace) -> 
     assert after.state == "SUCCEEDED"
 
 
+async def test_unfinished_last_line_stays_with_its_task(workspace: Workspace, plugins: Path) -> None:
+    unfinished = graphs.fault_graph(workspace.root, print_lines=1, print_unfinished=True)
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        started = time.monotonic()
+        first, first_events = await run(sup, unfinished, "first")
+        elapsed = time.monotonic() - started
+        _, second_events = await run(sup, graphs.canny_image_graph(workspace.root), "second")
+
+    assert first.state == "SUCCEEDED"
+    assert "call 1 line 0 xxxxxxxxxx" in first_events.log and "call 1" not in second_events.log
+    assert elapsed < supervisor_module.LOG_DRAIN_SECONDS  # the end marker was seen, not waited out
+
+
 async def test_log_flood_is_bounded_and_never_blocks_the_worker(workspace: Workspace, plugins: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(supervisor_module, "MAX_LOG_LINES", 50)

@@ -7,7 +7,8 @@
   ``progress`` and ``finished``. They stay small: never frames or tensors.
 - Logs: the worker's fd 1 and 2 are plain pipes (Python and C++ output alike). Around each task the worker
   writes a marker line on both, so the supervisor attributes each line to the task that printed it, even
-  though logs and messages travel on separate pipes.
+  though logs and messages travel on separate pipes. (Markers start with a newline, so a line left
+  unfinished still ends before the marker; the supervisor drops blank lines.)
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ _MARKER = "\x1enndeploy-jupyter-task "
 
 
 def begin_marker(task_id: str) -> bytes:
-    return f"{_MARKER}begin {task_id}\n".encode()
+    return f"\n{_MARKER}begin {task_id}\n".encode()  # "\n" first: a marker always starts its own line
 
 
 def end_marker(task_id: str) -> bytes:
-    return f"{_MARKER}end {task_id}\n".encode()
+    return f"\n{_MARKER}end {task_id}\n".encode()
 
 
 def parse_marker(line: str) -> tuple[str, str] | None:

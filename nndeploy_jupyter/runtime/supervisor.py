@@ -118,6 +118,7 @@ class Supervisor:
         self._scratch: Path | None = None
         self._stopping = False
         self._idle_changed: asyncio.Condition | None = None
+        self._stopped: asyncio.Event | None = None
         self._restarts: set[asyncio.Task] = set()
         self._failures = collections.Counter[int]()  # slot -> workers in a row that died before ready
 
@@ -125,17 +126,19 @@ class Supervisor:
         """Spawn the workers and return once each has imported nndeploy and loaded the plugins."""
         self._stopping = False
         self._idle_changed = asyncio.Condition()
+        self._stopped = asyncio.Event()
         self._scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="nndeploy-workers-"))
         await asyncio.gather(*(self._spawn(slot) for slot in range(self.size)))
 
     async def stop(self) -> None:
+        """Kill every worker's process group, restarts in progress included, and wait for them to end."""
         self._stopping = True
-        for restart in list(self._restarts):
-            restart.cancel()
-        workers = list(self._workers.values())
-        for worker in workers:
+        assert self._stopped is not None
+        self._stopped.set()
+        for worker in self._workers.values():
             worker.kill()
-        for worker in workers:
+        await asyncio.gather(*self._restarts, return_exceptions=True)  # a spawn in progress kills its worker
+        for worker in list(self._workers.values()):
             await asyncio.wait({worker.exited, *worker.readers}, timeout=5)
         self._workers.clear()
         if self._scratch is not None:
@@ -265,6 +268,8 @@ class Supervisor:
         worker = _Worker(slot, proc, messages)
         worker.plugin_generation = self._plugin_generation
         self._workers[slot] = worker
+        if self._stopping:  # stop() came while this worker was being started
+            worker.kill()
         worker.readers = [asyncio.create_task(self._read_messages(worker)),
                           asyncio.create_task(self._read_logs(worker, "stdout", proc.stdout)),
                           asyncio.create_task(self._read_logs(worker, "stderr", proc.stderr)),
@@ -293,7 +298,10 @@ class Supervisor:
         restart.add_done_callback(self._restarts.discard)
 
     async def _restart(self, slot: int) -> None:
-        await asyncio.sleep(RESTART_BACKOFF_SECONDS[min(self._failures[slot], len(RESTART_BACKOFF_SECONDS) - 1)])
+        assert self._stopped is not None
+        delay = RESTART_BACKOFF_SECONDS[min(self._failures[slot], len(RESTART_BACKOFF_SECONDS) - 1)]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), delay)
         if not self._stopping:
             await self._spawn(slot)
 
