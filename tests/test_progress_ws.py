@@ -7,13 +7,20 @@ import json
 from pathlib import Path
 
 import pytest
-from graphs import canny_image_graph, video_graph
+from graphs import canny_image_graph, fault_graph, video_graph, write_fault_plugin
 from tornado.httpclient import HTTPClientError
 
 from nndeploy_jupyter.services import Services
 
 WS = ("nndeploy", "api", "ws", "progress")
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    write_fault_plugin(root / "resources" / "plugin")
+    return root
 
 
 @pytest.fixture
@@ -139,3 +146,18 @@ async def test_openapi_documents_the_socket_as_its_upgrading_get(api):
     _, spec = await api("GET", "openapi.json")
     socket = spec["paths"]["/nndeploy/api/ws/progress"]
     assert list(socket) == ["get"] and "101" in socket["get"]["responses"]
+
+
+async def test_a_flush_is_announced_on_the_socket(api, jp_ws_fetch, workspace: Path):
+    ws = await jp_ws_fetch(*WS)
+    await bind(ws, "*")
+    blocker = await submit(api, fault_graph(workspace, "blocker", sleep_ms=800))
+    await receive(ws, lambda e: e["result"]["type"] == "status" and e["result"]["state"] == "RUNNING")
+    pending = {await submit(api, canny_image_graph(workspace, f"p{i}")) for i in range(2)}
+    code, _ = await api("POST", "queue/flush")
+    assert code == 200
+    events = await receive(ws, lambda e: e["result"]["type"] == "system")
+    cancelled = {e["result"]["task_id"] for e in events
+                 if e["result"]["type"] == "status" and e["result"]["state"] == "CANCELLED"}
+    assert cancelled == pending
+    assert set(events[-1]["result"]["detail"]["cancelled"]) == pending and blocker not in pending
