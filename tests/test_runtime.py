@@ -122,6 +122,20 @@ async def test_stop_ends_a_running_task(workspace: Workspace, plugins: Path) -> 
     assert outcome.state == "FAILED" and outcome.error == "worker stopped: the server is shutting down"
 
 
+async def test_abandoned_run_ends_its_worker(workspace: Workspace, plugins: Path) -> None:
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        events = Events()
+        abandoned = asyncio.create_task(sup.run("abandoned", graphs.fault_graph(workspace.root, fault="hang"), events))
+        await events.wait_for(lambda kind, fields: kind == "started")
+        abandoned.cancel()  # e.g. the queue gave up on it while shutting down
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+        assert sup.idle() == 0  # the worker is going, not handed out again
+        after, after_events = await run(sup, graphs.canny_image_graph(workspace.root))
+
+    assert after.state == "SUCCEEDED" and after_events.pid != events.pid
+
+
 async def test_output_not_written_is_not_reported(workspace: Workspace) -> None:
     graph = graphs.canny_image_graph(workspace.root)
     graph["node_repository_"][-1]["path_"] = "resources/no-such-folder/out.jpg"  # nndeploy says Ok anyway

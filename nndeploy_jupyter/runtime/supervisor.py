@@ -85,10 +85,11 @@ class _Worker:
         self.plugin_generation = 0
         self.stream_task: dict[str, str | None] = {"stdout": None, "stderr": None}  # task each stream is in
         self.readers: list[asyncio.Task] = []
+        self.killed = False
 
     @property
     def idle(self) -> bool:
-        return self.ready.done() and not self.exited.done() and self.task is None
+        return self.ready.done() and not self.exited.done() and not self.killed and self.task is None
 
     def send(self, command: dict) -> None:
         assert self.proc.stdin is not None
@@ -96,6 +97,9 @@ class _Worker:
             self.proc.stdin.write(protocol.encode(command))
 
     def kill(self) -> None:
+        self.killed = True
+        if self.exited.done():  # reaped: its pid may already belong to someone else
+            return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
 
@@ -178,6 +182,8 @@ class Supervisor:
             if task.kill_timer is not None:
                 task.kill_timer.cancel()
             if task.worker is not None:
+                if not task.finished.done():  # run() itself was cancelled: the graph must not run on unseen
+                    task.worker.kill()
                 task.worker.task = None
                 await self._notify_idle()
 
