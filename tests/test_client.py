@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,15 @@ def restore_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def no_discovery_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (URL_VAR, TOKEN_VAR, *HUB_ENV):
         monkeypatch.delenv(name, raising=False)
+
+
+def test_importing_the_package_stays_cheap(tmp_path: Path) -> None:
+    """The server imports the package at start; the notebook side must not drag IPython or ipywidgets in."""
+    code = ("import sys, nndeploy_jupyter\n"
+            "from nndeploy_jupyter import Client\n"
+            "print(sorted(m for m in ('IPython', 'ipywidgets', 'nndeploy', 'numpy', 'cv2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # -- discovery, from the environment a kernel sees ----------------------------------------------------------

@@ -116,6 +116,8 @@ class NnDeployMagics(Magics):
                 task.wait()
             except TaskFailed:
                 pass  # the widget shows the reason, in red
+            except KeyboardInterrupt:
+                print(f"stopped waiting; task {task.id} goes on (%nndeploy cancel {task.id} stops it)", file=sys.stderr)
             finally:
                 progress.finish()
         return task

@@ -35,22 +35,36 @@ class EventStream:
 
     def bind(self, task_id: str) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._task_ids.add(task_id)
             if self._loop is None:
                 self._start()
                 return  # the connection binds every known task when it opens
-        self._loop.call_soon_threadsafe(self._send_bind, task_id)
+            loop = self._loop
+        self._call(loop, self._send_bind, task_id)
 
     def close(self) -> None:
-        self._closed = True
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._close_connection)
+        with self._lock:
+            self._closed = True
+            loop = self._loop
+        if loop is not None:
+            self._call(loop, self._close_connection)
 
     def _start(self) -> None:
         self._loop = asyncio.new_event_loop()
-        threading.Thread(
-            target=self._loop.run_until_complete, args=(self._run(),), name="nndeploy-events", daemon=True
-        ).start()
+        threading.Thread(target=self._thread_main, args=(self._loop,), name="nndeploy-events", daemon=True).start()
+
+    def _thread_main(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.run_until_complete(self._run())
+        finally:
+            loop.close()
+
+    @staticmethod
+    def _call(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has just finished: nothing left to tell it
+            loop.call_soon_threadsafe(callback, *args)
 
     async def _run(self) -> None:
         while not self._closed:
