@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -335,6 +337,20 @@ async def test_instant_crash_names_the_plugin_line(workspace: Workspace, plugins
 
 def _line_of(code: str) -> int:
     return next(number for number, line in enumerate(graphs.FAULT_PLUGIN.splitlines(), 1) if code in line)
+
+
+async def test_worker_killed_from_outside_fails_its_task(workspace: Workspace, plugins: Path) -> None:
+    async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
+        events = Events()
+        task = asyncio.create_task(sup.run("victim", graphs.fault_graph(workspace.root, fault="hang"), events))
+        await events.wait_for(lambda kind, fields: kind == "started")
+        os.kill(events.pid, signal.SIGKILL)  # as the out-of-memory killer would
+        outcome = await task
+        after, _ = await run(sup, graphs.canny_image_graph(workspace.root))
+
+    assert outcome.state == "FAILED"
+    assert outcome.error.startswith("worker crashed: SIGKILL") and "out-of-memory" in outcome.error
+    assert after.state == "SUCCEEDED"
 
 
 async def test_hung_node_is_killed_after_the_cancel_grace(workspace: Workspace, plugins: Path) -> None:

@@ -236,6 +236,8 @@ class Supervisor:
             cause += f" while running node {', '.join(task.running_nodes)}"
         if task.crash_frame:
             cause += f" (at {task.crash_frame})"
+        if returncode == -signal.SIGKILL:
+            cause += " (killed from outside the server, e.g. by the out-of-memory killer)"
         return RunOutcome("FAILED", f"worker crashed: {cause}", {}, {}, [])
 
     def _output_nodes(self, graph: dict) -> list[tuple[str, Path]]:
