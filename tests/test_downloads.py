@@ -88,10 +88,11 @@ async def receive_until_done(ws, task_id: str, timeout: float = 30) -> list[dict
 
 
 async def download(api, jp_ws_fetch, graph: dict) -> list[dict]:
-    ws = await jp_ws_fetch(*WS)
-    await ws.write_message(json.dumps({"type": "bind", "task_id": "*"}))
+    """Start a download and follow it as nndeploy's frontend does: bind to its task id once it is known."""
     code, answer = await api("POST", "models/download", graph)
     assert (code, answer["message"]) == (202, "download started")
+    ws = await jp_ws_fetch(*WS)
+    await ws.write_message(json.dumps({"type": "bind", "task_id": answer["result"]["task_id"]}))
     events = await receive_until_done(ws, answer["result"]["task_id"])
     ws.close()
     return events

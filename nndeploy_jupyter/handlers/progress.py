@@ -95,6 +95,8 @@ class ProgressSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyt
         hub, tasks = self.services.events, self.services.tasks
         for event in hub.bind(self._subscription, task_id, since):
             self._send(event)
+        if self.services.downloads.owns(task_id):
+            return  # a model download job, not a task: its buffered events were replayed, the rest follow
         state = tasks.live_state(task_id)  # read from memory: no newer status can slip in before the snapshot
         if state is not None:
             self._send_snapshot(task_id, state)

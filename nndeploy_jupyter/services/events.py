@@ -35,7 +35,9 @@ class Subscription:
 
 class EventHub:
     def __init__(self, per_task_buffer: int = 500, tasks_buffered: int = 1000):
-        self._seq = itertools.count(1)
+        # Seeded from the clock (µs) so numbers keep growing across server restarts: a client that remembers
+        # the last seq it saw never mistakes a new event for an old one.
+        self._seq = itertools.count(time.time_ns() // 1000)
         self._buffers: OrderedDict[str, deque[Event]] = OrderedDict()
         self._per_task_buffer = per_task_buffer
         self._tasks_buffered = tasks_buffered
