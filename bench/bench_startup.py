@@ -1,7 +1,7 @@
 """Jupyter server start-up time without and with the nndeploy extension, side by side.
 
-Each round starts ``jupyter server`` twice, once with ``nndeploy_jupyter`` disabled and once enabled (the order
-alternates between rounds, so a load change on the machine hits both), and times from spawn until
+Each round starts ``jupyter server`` twice, once with ``nndeploy_jupyter`` disabled and once enabled (the
+order alternates between rounds, so a load change on the machine hits both), and times from spawn until
 ``/api/status`` answers and, when enabled, until ``nndeploy/api/workflows`` answers. It also reads the server
 process's own CPU time when ``/api/status`` answers: on a busy machine wall times swing with other load, CPU
 time much less. Each mode keeps its root
@@ -69,8 +69,8 @@ def start_once(root: Path, enabled: bool) -> dict[str, float]:
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     command = [
-        sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+        sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+        f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
         f"--ServerApp.jpserver_extensions={{'nndeploy_jupyter': {enabled}}}",
     ]
     started = time.perf_counter()

@@ -29,8 +29,8 @@ def built_labextension() -> Path | None:
 LABEXTENSION = built_labextension()
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no browser: {CHROMIUM} is absent (apt-get install chromium)"),
-    pytest.mark.skipif(LABEXTENSION is None, reason="labextension not built (cd labextension && jlpm build:prod)"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
+    pytest.mark.skipif(LABEXTENSION is None, reason="the labextension is not built (jlpm build:prod)"),
 ]
 
 
@@ -103,8 +103,8 @@ def open_panel(browser, server: JupyterProcess):
     return page
 
 
-def test_panel_lists_saved_workflows_and_templates_and_refreshes(browser, lab: JupyterProcess, workspace: Path,
-                                                                 tmp_path: Path):
+def test_panel_lists_saved_workflows_and_templates_and_refreshes(browser, lab: JupyterProcess,
+                                                                 workspace: Path, tmp_path: Path):
     page = open_panel(browser, lab)
     workflows = page.locator(f'{PANEL} ul[aria-label="Workflows"] .jp-NndeployPanel-item')
     templates = page.locator(f'{PANEL} ul[aria-label="Templates"] .jp-NndeployPanel-item')
