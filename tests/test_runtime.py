@@ -97,6 +97,13 @@ async def test_image_graph_writes_its_output(workspace: Workspace) -> None:
     assert not (workspace.root / "logs").exists(), "import nndeploy left ./logs in the workspace"
 
 
+async def test_workspace_files_do_not_shadow_modules(workspace: Workspace) -> None:
+    (workspace.root / "cv2.py").write_text("raise ImportError('the workspace shadowed cv2')\n")
+    async with supervisor(workspace) as sup:
+        outcome, _ = await run(sup, graphs.canny_image_graph(workspace.root))
+    assert outcome.state == "SUCCEEDED", outcome.error
+
+
 async def test_two_workers_run_two_tasks_at_once(workspace: Workspace, plugins: Path) -> None:
     slow = graphs.video_graph(workspace.root, frames=20, name="slow", middle=[graphs.fault(sleep_ms=25)])
     sup = Supervisor(workspace, 2, 5.0, logging.getLogger("test-runtime"), [plugins])

@@ -1,10 +1,11 @@
 """Server side of the graph workers: spawn, pre-warm, dispatch, watch, cancel, kill and restart them.
 
 Never imports nndeploy. Each worker (``worker.py``) is a child in its own session (so a kill takes its whole
-process group), started with the workspace as cwd. Its stdout/stderr are drained line by line into ``log``
-events of the task that printed them; its messages (``protocol.py``) become ``started``/``progress`` events
-and the task's outcome. A worker that dies fails its task with the signal or exit code (and the node that
-was running, as the worker last saw it), and is replaced in the background.
+process group); it starts in a scratch folder and runs graphs with the workspace as cwd. Its stdout/stderr
+are drained line by line into ``log`` events of the task that printed them; its messages (``protocol.py``)
+become ``started``/``progress`` events and the task's outcome. A worker that dies fails its task with the
+signal or exit code (and the node that was running, as the worker last saw it), and is replaced in the
+background.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class _Worker:
         self.stream_task: dict[str, str | None] = {"stdout": None, "stderr": None}  # task each stream is in
         self.readers: list[asyncio.Task] = []
         self.killed = False
+        self.untasked_lines: collections.deque[str] = collections.deque(maxlen=20)  # output outside tasks
 
     @property
     def idle(self) -> bool:
@@ -265,7 +267,7 @@ class Supervisor:
             command += ["--plugin-dir", str(plugin_dir)]
         try:
             proc = await asyncio.create_subprocess_exec(
-                *command, cwd=self.workspace.root, env=child_env(), stdin=asyncio.subprocess.PIPE,
+                *command, cwd=scratch, env=child_env(), stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, pass_fds=(write_fd,),
                 start_new_session=True, limit=STREAM_LIMIT)
         finally:
@@ -289,8 +291,11 @@ class Supervisor:
             self._failures[slot] = 0
             await self._notify_idle()
         else:
-            self.log.error("nndeploy worker %d did not start (exit %s)", slot, proc.returncode)
             worker.kill()
+            await asyncio.wait(worker.readers, timeout=LOG_DRAIN_SECONDS)
+            if not self._stopping:
+                self.log.error("nndeploy worker %d did not start (%s). Its last output:\n%s", slot,
+                               describe_exit(proc.returncode), "\n".join(worker.untasked_lines))
 
     async def _watch(self, worker: _Worker) -> None:
         returncode = await worker.proc.wait()
@@ -363,6 +368,7 @@ class Supervisor:
                 self._note_error(task, line)
                 self._emit_log(task, line)
             else:
+                worker.untasked_lines.append(line)
                 self.log.debug("nndeploy worker %d: %s", worker.slot, line)
 
     def _emit_log(self, task: _Task, line: str) -> None:

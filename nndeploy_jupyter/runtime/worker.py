@@ -334,7 +334,9 @@ def main() -> None:
     args = parser.parse_args()
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a server that is killed leaves no worker behind
     faulthandler.enable(all_threads=False)  # a native crash leaves its Python stack (the plugin's line) in the log
-    os.chdir(args.scratch)  # `import nndeploy` creates ./logs: keep it out of the workspace
+    # Started in a scratch folder: `python -m` puts the cwd first on sys.path (a user's cv2.py in the workspace
+    # must not shadow cv2), and `import nndeploy` creates ./logs, which must stay out of the workspace.
+    os.chdir(args.scratch)
     import nndeploy.dag  # noqa: F401  (pre-warm: the first task does not pay for the import)
 
     os.chdir(args.workspace)  # graphs name files relative to the workspace (resources/...)
