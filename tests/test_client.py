@@ -297,6 +297,8 @@ async def test_run_template_by_name_then_change_a_parameter(client: Client) -> N
     [path] = task.outputs
     [image] = (await asyncio.to_thread(task.images)).values()
     assert image.ndim == 3 and image.shape[2] == 3
+    [picture] = (await asyncio.to_thread(task.images, "pil")).values()
+    assert picture.size == (image.shape[1], image.shape[0])
     edges_before = int((image > 0).sum())
 
     finer = await asyncio.to_thread(client.run, "Image_Edge_Detection",
