@@ -102,21 +102,24 @@ class Task:
     def wait(self, timeout: float | None = None, raise_on_failure: bool = True) -> Task:
         """Block until the task ends; raise :class:`TaskFailed` unless it succeeded (or TimeoutError)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        last_poll = time.monotonic()
+        next_poll, poll_interval = time.monotonic() + 0.1, 0.1
         while not self._finished.is_set():
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 raise TimeoutError(f"task {self.id} still {self.state} after {timeout} s")
-            step = 0.25 if deadline is None else max(0.0, min(0.25, deadline - now))
+            step = min(0.25, max(0.0, next_poll - now), (deadline - now) if deadline is not None else 0.25)
             if self._finished.wait(step):
                 break
-            # Events are the fast path; a poll covers a WebSocket that is down or slow to connect.
-            if time.monotonic() - last_poll >= (2.0 if self.client.stream.connected.is_set() else 0.5):
+            # Events are the fast path; polls (more often while the WebSocket is down) cover the rest.
+            if time.monotonic() >= next_poll:
                 self.refresh()
-                last_poll = time.monotonic()
+                live = self.client.stream.connected.is_set()
+                poll_interval = 2.0 if live else min(poll_interval * 2, 1.0)
+                next_poll = time.monotonic() + poll_interval
         self.refresh()
-        # The record can say "finished" before the stream has delivered the last log lines: give it a moment.
-        self._completion_seen.wait(EVENTS_GRACE_SECONDS)
+        if self.client.stream.connected.is_set():
+            # The record can say "finished" before the stream has delivered the last log lines: a moment more.
+            self._completion_seen.wait(EVENTS_GRACE_SECONDS)
         if raise_on_failure and not self.succeeded:
             raise TaskFailed(self)
         return self
