@@ -75,7 +75,7 @@ def nndeploy(ip, line: str, cell: str | None = None):
 
 @pytest.mark.parametrize("line", [
     "", "frobnicate", "run", "run Image_Edge_Detection --priority high", "run x --param Canny.low_threshold",
-    "run x --param nodot=1", "cancel", "status a b", "history many", "run x --wat",
+    "run x --param nodot=1", "cancel", "status a b", "history many", "run x --wat", "run 'unclosed",
 ])
 def test_bad_arguments_print_a_usage_line(ip, capsys, line: str) -> None:
     assert nndeploy(ip, line) is None
@@ -136,9 +136,11 @@ def test_no_wait_then_status_cancel_and_history(ip, capsys) -> None:
     assert "history (" in out and task.id in out and "SUCCEEDED" in out
 
 
-def test_unknown_workflow_is_a_message(ip, capsys) -> None:
+def test_unknown_workflow_or_node_is_a_message(ip, capsys, template_graph: dict) -> None:
     assert nndeploy(ip, "run No_Such_Thing") is None
     assert "no workflow or template" in capsys.readouterr().err
+    assert nndeploy(ip, "run --param Blur.sigma=2", cell=json.dumps(template_graph)) is None
+    assert "nndeploy: the graph has no node named 'Blur'" in capsys.readouterr().err
 
 
 def test_failed_task_turns_the_widget_red_with_the_reason(ip, capsys, server: JupyterProcess,

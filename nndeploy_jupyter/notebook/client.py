@@ -55,7 +55,7 @@ class Task:
         self.total = 0
         self.nodes: dict[str, dict[str, Any]] = {}
         self.values: dict[str, Any] = {}
-        self.time_profile: dict[str, float] = {}
+        self.time_profile: dict[str, Any] = {}
         self._logs: list[str] = []
         self._last_seq = 0
         self._finished = threading.Event()
@@ -155,10 +155,10 @@ class Task:
             if seq and seq <= self._last_seq:
                 return  # replayed after a reconnect
             self._last_seq = max(self._last_seq, seq)
-            self._apply(result.get("type"), result, event)
+            self._apply(result.get("type"), result)
         self._notify()
 
-    def _apply(self, kind: str | None, result: dict[str, Any], event: dict[str, Any]) -> None:
+    def _apply(self, kind: str | None, result: dict[str, Any]) -> None:
         if kind == "status":
             self.error = result.get("error") or self.error
             self._set_state(result.get("state", self.state))

@@ -54,6 +54,13 @@ def _parser() -> _Parser:
     return parser
 
 
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as e:  # an unclosed quote
+        raise UsageError(str(e)) from None
+
+
 def parse_params(items: list[str]) -> Params:
     """``["Canny.low_threshold=50"]`` -> ``{"Canny": {"low_threshold": 50}}``; values are JSON, else text."""
     params: Params = {}
@@ -87,14 +94,15 @@ class NnDeployMagics(Magics):
     @line_cell_magic
     def nndeploy(self, line: str, cell: str | None = None) -> Any:
         try:
-            args = _parser().parse_args(shlex.split(line))
+            args = _parser().parse_args(_split(line))
             if cell is not None and args.command != "run":
                 raise UsageError("only 'run' takes a cell (%%nndeploy run)")
             return getattr(self, f"_{args.command}")(args, cell)
-        except (UsageError, ValueError) as e:
+        except UsageError as e:
             print(f"{e}\n{USAGE}" if str(e) else USAGE, file=sys.stderr)
         except (ApiError, LookupError, FileNotFoundError, ServerNotFound, ConnectionError) as e:
-            print(f"nndeploy: {e}", file=sys.stderr)
+            reason = e.args[0] if isinstance(e, KeyError) and e.args else e  # KeyError's str() adds quotes
+            print(f"nndeploy: {reason}", file=sys.stderr)
         return None
 
     def _run(self, args: argparse.Namespace, cell: str | None) -> Task:
