@@ -163,8 +163,10 @@ class Task:
             self.error = result.get("error") or self.error
             self._set_state(result.get("state", self.state))
         elif kind == "progress":
-            if isinstance(result.get("detail"), dict):
-                self.nodes = result["detail"]
+            detail, counts = (result.get(k) if isinstance(result.get(k), dict) else {} for k in ("detail", "nodes"))
+            if detail or counts:  # per node: status and time (nndeploy's detail), done/total (our counters)
+                names = [*detail, *(n for n in counts if n not in detail)]
+                self.nodes = {n: {**(detail.get(n) or {}), **(counts.get(n) or {})} for n in names}
             self.done = result.get("done", self.done) or 0
             self.total = result.get("total", self.total) or 0
         elif kind == "log":

@@ -28,6 +28,7 @@ LOG_TAIL = 12
 MIN_UPDATE_SECONDS = 0.1
 VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv")
 BROWSER_VIDEO = ("mp4", "webm")
+RIGHT = "style='text-align:right;padding-left:1em'"
 TEXT_SUFFIXES = (".txt", ".json", ".md", ".csv", ".log")
 STATE_COLOURS = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "CANCELLED": "#c62828", "INTERRUPTED": "#c62828"}
 BAR_STYLES = {"SUCCEEDED": "success", "FAILED": "danger", "CANCELLED": "danger", "INTERRUPTED": "danger"}
@@ -165,7 +166,8 @@ def progress_text(task: Task) -> str:
     lines = [f"nndeploy task {task.id}: {task.state}" + (f" ({task.done}/{task.total})" if task.total else "")]
     if task.error and not task.succeeded:
         lines.append(f"  reason: {task.error}")
-    lines += [f"  {name}: {info.get('status', '?')}" for name, info in task.nodes.items() if isinstance(info, dict)]
+    lines += [f"  {name}: {info.get('status', '?')} {_count(info)}".rstrip()
+              for name, info in task.nodes.items() if isinstance(info, dict)]
     if task.time_profile:
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} ms" for k, v in _numbers(task.time_profile)))
     return "\n".join(lines)
@@ -185,11 +187,16 @@ def _captioned(path: str, view: widgets.Widget) -> widgets.VBox:
 def _nodes_html(nodes: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(str(name))}</td><td>{html.escape(str(info.get('status', '')))}</td>"
-        f"<td style='text-align:right'>{_ms(info.get('time'))}</td></tr>"
+        f"<td {RIGHT}>{_count(info)}</td><td {RIGHT}>{_ms(info.get('time'))}</td></tr>"
         for name, info in nodes.items()
         if isinstance(info, dict)
     )
     return f"<table style='font-size:12px'>{rows}</table>" if rows else ""
+
+
+def _count(info: dict[str, Any]) -> str:
+    done, total = info.get("done"), info.get("total")
+    return f"{done}/{total}" if isinstance(done, int) and isinstance(total, int) and total > 1 else ""
 
 
 def _profile_html(profile: dict[str, Any]) -> str:
