@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+# Every process the tests start (servers, kernels, workers) imports this checkout, not an older installed copy.
+CHECKOUT = str(Path(__file__).resolve().parent.parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH")) if p)
 
 API = ("nndeploy", "api")
 NO_AUTH = {"Authorization": ""}  # jp_fetch only setdefault()s the token header

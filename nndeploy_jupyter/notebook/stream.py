@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
 from .discovery import ServerInfo
@@ -70,7 +70,7 @@ class EventStream:
         while not self._closed:
             try:
                 self._conn = await websocket_connect(HTTPRequest(self.server.ws_url, headers=self._headers()))
-            except (OSError, HTTPClientError):  # refused, closed, timed out, 403...: retry
+            except Exception:  # refused, closed, timed out, 403...: retry; Task.wait() polls meanwhile
                 await asyncio.sleep(RECONNECT_SECONDS)
                 continue
             with self._lock:

@@ -76,10 +76,12 @@ class _Task:
 
 
 class _Worker:
-    def __init__(self, slot: int, proc: asyncio.subprocess.Process, messages: asyncio.StreamReader):
+    def __init__(self, slot: int, proc: asyncio.subprocess.Process, messages: asyncio.StreamReader,
+                 message_pipe: asyncio.BaseTransport):
         self.slot = slot
         self.proc = proc
         self.messages = messages
+        self.message_pipe = message_pipe
         self.ready: asyncio.Future = asyncio.get_running_loop().create_future()
         self.exited: asyncio.Future = asyncio.get_running_loop().create_future()
         self.task: _Task | None = None
@@ -97,6 +99,12 @@ class _Worker:
         assert self.proc.stdin is not None
         if not self.exited.done():
             self.proc.stdin.write(protocol.encode(command))
+
+    def close_pipes(self) -> None:
+        """Close our ends explicitly: left to the garbage collector, they would close after the loop has."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.message_pipe.close()
 
     def kill(self) -> None:
         self.killed = True
@@ -126,6 +134,7 @@ class Supervisor:
         self._idle_changed: asyncio.Condition | None = None
         self._stopped: asyncio.Event | None = None
         self._restarts: set[asyncio.Task] = set()
+        self._spawning: asyncio.Future | None = None  # the first spawn of every slot, from start()
         self._failures = collections.Counter[int]()  # slot -> workers in a row that died before ready
 
     async def start(self) -> None:
@@ -134,18 +143,22 @@ class Supervisor:
         self._idle_changed = asyncio.Condition()
         self._stopped = asyncio.Event()
         self._scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="nndeploy-workers-"))
-        await asyncio.gather(*(self._spawn(slot) for slot in range(self.size)))
+        self._spawning = asyncio.gather(*(self._spawn(slot) for slot in range(self.size)))
+        await self._spawning
 
     async def stop(self) -> None:
-        """Kill every worker's process group, restarts in progress included, and wait for them to end."""
+        """Kill every worker's process group, those still starting included, and wait for them to end.
+        Safe to call before or during start()."""
         self._stopping = True
-        assert self._stopped is not None
-        self._stopped.set()
+        if self._stopped is not None:
+            self._stopped.set()
         for worker in self._workers.values():
             worker.kill()
-        await asyncio.gather(*self._restarts, return_exceptions=True)  # a spawn in progress kills its worker
+        # a spawn in progress kills its own worker once it sees _stopping
+        await asyncio.gather(*self._restarts, *([self._spawning] if self._spawning else []), return_exceptions=True)
         for worker in list(self._workers.values()):
             await asyncio.wait({worker.exited, *worker.readers}, timeout=5)
+            worker.close_pipes()
         self._workers.clear()
         if self._scratch is not None:
             await asyncio.to_thread(shutil.rmtree, self._scratch, True)
@@ -273,9 +286,9 @@ class Supervisor:
         finally:
             os.close(write_fd)
         messages = asyncio.StreamReader(limit=STREAM_LIMIT)
-        await asyncio.get_running_loop().connect_read_pipe(
+        pipe, _ = await asyncio.get_running_loop().connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(messages), os.fdopen(read_fd, "rb", 0))
-        worker = _Worker(slot, proc, messages)
+        worker = _Worker(slot, proc, messages, pipe)
         worker.plugin_generation = self._plugin_generation
         self._workers[slot] = worker
         if self._stopping:  # stop() came while this worker was being started
@@ -300,6 +313,8 @@ class Supervisor:
     async def _watch(self, worker: _Worker) -> None:
         returncode = await worker.proc.wait()
         worker.exited.set_result(returncode)
+        if worker.proc.stdin is not None:
+            worker.proc.stdin.close()
         if self._stopping:
             return
         self.log.warning("nndeploy worker %d (pid %d) ended: %s", worker.slot, worker.proc.pid,

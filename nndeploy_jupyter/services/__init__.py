@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..runtime.plugins import BUILTIN_PLUGIN_DIR
 from ..runtime.supervisor import Supervisor
 from ..store import Database
 from ..workspace import Workspace
@@ -21,8 +22,6 @@ from .files import FileStore
 from .tasks import TaskQueue
 from .templates import TemplateCatalog
 from .workflows import WorkflowStore
-
-BUILTIN_PLUGINS = Path(__file__).resolve().parent.parent / "templates" / "plugins"
 
 
 @dataclass(frozen=True)
@@ -48,13 +47,13 @@ class Services:
         self.events = EventHub()
         self.downloads = Downloads(self.workspace, self.events, self.log)
         self.files = FileStore(self.workspace, config.max_upload_bytes)
-        plugin_dirs = [BUILTIN_PLUGINS, self.workspace.folder("plugin")]
+        plugin_dirs = [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")]
         self.supervisor = Supervisor(self.workspace, config.max_workers, config.cancel_grace_seconds, self.log,
                                      plugin_dirs)
         self.tasks = TaskQueue(self.db, self.events, self.supervisor, self.workspace, self.catalogue,
                                max_workers=config.max_workers, history_limit=config.history_limit,
                                cancel_grace_seconds=config.cancel_grace_seconds, log=self.log,
-                               downloads=lambda: getattr(self, "downloads", None))
+                               downloads=self.downloads)
         self._started: asyncio.Future[None] | None = None
         self._warming: asyncio.Future[None] | None = None
 
@@ -83,9 +82,9 @@ class Services:
             return
         await self.downloads.stop()
         await self.tasks.stop()
+        await self.supervisor.stop()  # also ends workers still warming up
         if self._warming is not None:
-            self._warming.cancel()
-        await self.supervisor.stop()
+            await self._warming
         await self.tasks.drain(timeout=5)
         await asyncio.get_running_loop().run_in_executor(None, self.db.close)
         self._started = None

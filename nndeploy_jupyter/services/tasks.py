@@ -19,7 +19,6 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ from ..runtime.supervisor import RunOutcome, Supervisor
 from ..store import Database
 from ..workspace import Workspace
 from .catalogue import NodeCatalogue
+from .downloads import Downloads
 from .events import EventHub
 from .validation import apply_params, validate_graph
 
@@ -61,7 +61,7 @@ class _Running:
 class TaskQueue:
     def __init__(self, db: Database, events: EventHub, supervisor: Supervisor, workspace: Workspace,
                  catalogue: NodeCatalogue, *, max_workers: int, history_limit: int, cancel_grace_seconds: float,
-                 log: logging.Logger, downloads: Callable[[], Any] = lambda: None):
+                 log: logging.Logger, downloads: Downloads):
         self.db = db
         self.events = events
         self.supervisor = supervisor
@@ -71,7 +71,7 @@ class TaskQueue:
         self.history_limit = history_limit
         self.cancel_grace_seconds = cancel_grace_seconds
         self.log = log
-        self._downloads = downloads
+        self.downloads = downloads
         self._heap: list[_Queued] = []
         self._queued: dict[str, _Queued] = {}  # PENDING; heap entries missing here were cancelled
         self._unqueuing: set[str] = set()  # cancelled while PENDING, until their end is recorded
@@ -119,10 +119,9 @@ class TaskQueue:
         task_id = str(uuid.uuid4())
         if params:
             graph = apply_params(graph, params)
-        downloads = self._downloads()
-        if download and downloads is not None and hasattr(downloads, "fetch_for_graph"):
+        if download:
             try:
-                await downloads.fetch_for_graph(task_id, graph)
+                await self.downloads.fetch_for_graph(task_id, graph)
             except ApiError as e:  # same status, said to be the download's
                 raise type(e)(f"download failed, task not queued: {e.message}") from None
         node_keys = await self.catalogue.node_keys()
