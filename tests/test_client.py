@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import pytest
 from jupyter_process import free_port
 
 from nndeploy_jupyter import Client, TaskFailed
-from nndeploy_jupyter.notebook.client import PluginError, apply_params
+from nndeploy_jupyter.notebook.client import PluginError
 from nndeploy_jupyter.notebook.discovery import TOKEN_VAR, URL_VAR, ServerNotFound, find_server
 from nndeploy_jupyter.notebook.http import ApiError
 
@@ -345,7 +346,7 @@ async def test_video_progress_then_cancel_while_running(client: Client) -> None:
     assert done.total == done.done == 45  # every frame of the demo video, counted live
 
     await asyncio.to_thread(client.upload_node, "slow.py", SLOW_PLUGIN)
-    slow = apply_params(video, {})
+    slow = copy.deepcopy(video)
     next(n for n in slow["node_repository_"] if n["name_"] == "Canny")["key_"] = "tests.Slow"
     task = await asyncio.to_thread(client.run, slow, wait=False)
     while task.done < 3:  # frames are flowing

@@ -117,6 +117,13 @@ async def test_parameter_overrides_apply_before_validation(api, workspace: Path)
     assert task["result"]["source"] == f"workflow:{workflow_id}"
     assert task["result"]["params"] == {"Canny": {"low_threshold": 10}} and task["result"]["priority"] == 3
 
+    code, answer = await api("POST", "queue", {"graph": graph, "params": {"Canny": {"high_threshold": 99}}})
+    assert code == 202  # an inline graph takes overrides too
+    _, task = await api("GET", f"queue/{answer['result']['task_id']}")
+    assert task["result"]["source"] is None and task["result"]["params"] == {"Canny": {"high_threshold": 99}}
+    code, answer = await api("POST", "queue", {"graph": graph, "params": {"Canny": {"nope": 1}}})
+    assert code == 400 and "no parameter 'nope'" in answer["message"]
+
 
 async def test_every_shipped_template_queues_by_id(api):
     _, templates = await api("GET", "template")

@@ -17,33 +17,35 @@ HISTORY_MAX_ITEMS = 1000
 
 
 class QueueRequest(BaseModel):
-    """Run a saved workflow or a template, with parameter overrides: ``{"<node name_>": {"<key>": value}}``."""
+    """Run a saved workflow, a template or a graph given inline, with parameter overrides:
+    ``{"<node name_>": {"<key>": value}}``."""
 
     model_config = ConfigDict(extra="forbid")
 
     workflow_id: str | None = Field(default=None, min_length=1, max_length=200)
     template_id: str | None = Field(default=None, min_length=1, max_length=200)
+    graph: dict[str, Any] | None = None
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     priority: int = Field(default=DEFAULT_PRIORITY, ge=-PRIORITY_BOUND, le=PRIORITY_BOUND)
     download: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> QueueRequest:
-        if (self.workflow_id is None) == (self.template_id is None):
-            raise ValueError("give exactly one of workflow_id and template_id")
+        if sum(source is not None for source in (self.workflow_id, self.template_id, self.graph)) != 1:
+            raise ValueError("give exactly one of workflow_id, template_id and graph")
         return self
 
 
 class QueueHandler(ApiHandler):
-    spec = {"post": "Queue a task (202): a graph JSON object (?priority=N), or {workflow_id | template_id, params, "
-                    "priority, download}; the graph is validated first (400 naming the node)"}
+    spec = {"post": "Queue a task (202): a graph JSON object (?priority=N), or {workflow_id | template_id | graph, "
+                    "params, priority, download}; the graph is validated first (400 naming the node)"}
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         body = self.json_body()
         tasks = self.services.tasks
-        if isinstance(body, dict) and ("workflow_id" in body or "template_id" in body):
+        if isinstance(body, dict) and not {"workflow_id", "template_id", "graph"}.isdisjoint(body):
             request = self.parse(QueueRequest, body)
             graph, source = await self._saved_graph(request)
             task_id = await tasks.submit(graph, priority=request.priority, source=source,
@@ -52,7 +54,9 @@ class QueueHandler(ApiHandler):
             task_id = await tasks.submit(body, priority=self._priority())
         self.ok({"task_id": task_id}, "success", status=202)
 
-    async def _saved_graph(self, request: QueueRequest) -> tuple[dict[str, Any], str]:
+    async def _saved_graph(self, request: QueueRequest) -> tuple[dict[str, Any], str | None]:
+        if request.graph is not None:
+            return request.graph, None
         if request.workflow_id is not None:
             workflow_id = await self.services.workflows.find(request.workflow_id)
             return await self.services.workflows.get(workflow_id), f"workflow:{workflow_id}"

@@ -7,11 +7,10 @@ one. Calls are blocking; live events arrive on a background thread (:mod:`.strea
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -300,8 +299,10 @@ class Client:
         return self.http.call("POST", "queue", body)["task_id"]
 
     def _submit_graph(self, graph: dict[str, Any], params: Params, priority: int | None) -> str:
-        graph = apply_params(graph, params) if params else graph
-        return self.http.call("POST", "queue", graph, query={"priority": priority})["task_id"]
+        body: dict[str, Any] = {"graph": graph, "params": params}
+        if priority is not None:
+            body["priority"] = priority
+        return self.http.call("POST", "queue", body)["task_id"]
 
     def find(self, id_or_name: str) -> tuple[str, str]:
         """``("workflow"|"template", id)`` for a saved workflow or template named by id or ``name_``."""
@@ -318,38 +319,6 @@ class Client:
         return f"<nndeploy_jupyter.Client {self.server.url} ({self.server.source})>"
 
 
-def apply_params(graph: dict[str, Any], params: Params) -> dict[str, Any]:
-    """A copy of ``graph`` with ``{"<node name_>": {"<key>": value}}`` set, as the server does for saved
-    workflows: the key must exist on the node, dict values are merged."""
-    graph = copy.deepcopy(graph)
-    nodes: dict[str, dict[str, Any]] = {}
-    for node in iter_nodes(graph):
-        nodes.setdefault(node.get("name_"), node)  # the outermost node of a name wins
-    for name, values in params.items():
-        node = nodes.get(name)
-        if node is None:
-            raise KeyError(f"the graph has no node named {name!r}")
-        for key, value in values.items():
-            if key not in node:
-                raise KeyError(f"node {name!r} has no parameter {key!r}")
-            node[key] = _merged(node[key], value)
-    return graph
-
-
-def _merged(current: Any, value: Any) -> Any:
-    if isinstance(current, dict) and isinstance(value, dict):
-        return {**current, **{k: _merged(current.get(k), v) for k, v in value.items()}}
-    return value
-
-
-def iter_nodes(graph: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every node, breadth first."""
-    level = [n for n in graph.get("node_repository_") or [] if isinstance(n, dict)]
-    while level:
-        yield from level
-        level = [c for n in level for c in (n.get("node_repository_") or []) if isinstance(c, dict)]
-
-
 def decode_image(data: bytes, as_: str) -> Any:
     if as_ == "pil":
         import io
@@ -364,4 +333,4 @@ def decode_image(data: bytes, as_: str) -> Any:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-__all__ = ["ApiError", "Client", "PluginError", "Task", "TaskFailed", "apply_params"]
+__all__ = ["ApiError", "Client", "PluginError", "Task", "TaskFailed"]

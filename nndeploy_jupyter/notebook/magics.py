@@ -101,8 +101,7 @@ class NnDeployMagics(Magics):
         except UsageError as e:
             print(f"{e}\n{USAGE}" if str(e) else USAGE, file=sys.stderr)
         except (ApiError, LookupError, FileNotFoundError, ServerNotFound, ConnectionError) as e:
-            reason = e.args[0] if isinstance(e, KeyError) and e.args else e  # KeyError's str() adds quotes
-            print(f"nndeploy: {reason}", file=sys.stderr)
+            print(f"nndeploy: {e}", file=sys.stderr)
         return None
 
     def _run(self, args: argparse.Namespace, cell: str | None) -> Task:
