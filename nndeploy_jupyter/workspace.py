@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -102,3 +103,16 @@ def check_name(name: str) -> str:
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name or stem in _RESERVED:
         raise BadRequest(f"invalid name: {name!r}")
     return name
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write beside ``path`` under a hidden temporary name, then rename into place: readers (plugin loaders,
+    folder listings, a crash) never see a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".saving-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

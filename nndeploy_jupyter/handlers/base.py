@@ -15,6 +15,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
+from tornado.httputil import HTTPFile
 
 from ..errors import ApiError, BadRequest, TooLarge
 
@@ -61,6 +62,16 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
     def parse(self, model: type[M], data: Any = None) -> M:
         """Validate ``data`` (default: the JSON body) against ``model``; 400 naming the field on failure."""
         return model.model_validate(self.json_body() if data is None else data)
+
+    def uploaded_file(self, limit: int) -> HTTPFile:
+        """The multipart field ``file`` of a small upload (Tornado has parsed the body), at most ``limit`` bytes.
+        Large files go through the streaming ``files/upload`` instead."""
+        upload = self.request.files.get("file")
+        if not upload:
+            raise BadRequest("multipart field 'file' is required")
+        if len(upload[0].body) > limit:
+            raise TooLarge(f"{upload[0].filename!r} is {len(upload[0].body)} bytes; the limit is {limit}")
+        return upload[0]
 
     def query(self, name: str, required: bool = True, default: str | None = None) -> str | None:
         value = self.get_query_argument(name, None)

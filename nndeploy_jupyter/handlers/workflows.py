@@ -9,7 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, Field
 from tornado import web
 
-from ..errors import BadRequest, TooLarge
+from ..errors import BadRequest
 from .base import ApiHandler, attachment_header
 
 
@@ -56,15 +56,9 @@ class WorkflowUploadHandler(ApiHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        upload = self.request.files.get("file")
-        if not upload:
-            raise BadRequest("multipart field 'file' is required")
-        file = upload[0]
+        file = self.uploaded_file(self.services.config.max_json_bytes)
         if not file.filename.lower().endswith(".json"):
             raise BadRequest(f"{file.filename!r} is not a .json workflow")
-        limit = self.services.config.max_json_bytes
-        if len(file.body) > limit:
-            raise TooLarge(f"workflow file is {len(file.body)} bytes; the limit is {limit}")
         saved = await self.services.workflows.save(file.body)
         self.ok({"id": saved.id, "filename": file.filename, "size": len(file.body)},
                 f"workflow {file.filename} has been uploaded", status=201)

@@ -19,6 +19,7 @@ from .catalogue import NodeCatalogue
 from .downloads import Downloads
 from .events import EventHub
 from .files import FileStore
+from .plugins import PluginInstaller
 from .tasks import TaskQueue
 from .templates import TemplateCatalog
 from .workflows import WorkflowStore
@@ -50,6 +51,7 @@ class Services:
         plugin_dirs = [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")]
         self.supervisor = Supervisor(self.workspace, config.max_workers, config.cancel_grace_seconds, self.log,
                                      plugin_dirs)
+        self.plugins = PluginInstaller(self.workspace, self.supervisor, self.catalogue)
         self.tasks = TaskQueue(self.db, self.events, self.supervisor, self.workspace, self.catalogue,
                                max_workers=config.max_workers, history_limit=config.history_limit,
                                cancel_grace_seconds=config.cancel_grace_seconds, log=self.log,

@@ -9,9 +9,7 @@ are picked up at the next listing; rows whose file was removed by hand are dropp
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from typing import Any
 
 from ..errors import BadRequest, NotFound
 from ..store import Database
-from ..workspace import Workspace
+from ..workspace import Workspace, write_atomically
 from .graphs import graph_name, parse_graph, summary
 
 
@@ -156,13 +154,6 @@ class WorkflowStore:
             candidate = f"{name} ({n}).json"
         return candidate
 
-    def _write(self, path: Path, graph: dict) -> None:
-        """Write to a temporary file beside ``path`` and rename it into place: never a half-written file."""
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".saving-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(graph, f, ensure_ascii=False, indent=2)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    @staticmethod
+    def _write(path: Path, graph: dict) -> None:
+        write_atomically(path, json.dumps(graph, ensure_ascii=False, indent=2).encode("utf-8"))
