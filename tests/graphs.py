@@ -21,7 +21,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-OFFICIAL_TEMPLATES = Path("/work/shared/fixtures/official-templates")
+# The official templates live in the team's shared/ folder, which sits beside every checkout (CI's included).
+OFFICIAL_TEMPLATES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-templates"
 FAULT_KEY = "tests.Fault"
 TINY_CLASSIFIER_TOP1 = 281
 
@@ -266,6 +267,38 @@ nndeploy.dag.register_node("{FAULT_KEY}", fault_creator)
 '''
 
 BROKEN_PLUGIN = "import nndeploy.dag\n\ndef run(:\n"  # a SyntaxError
+
+
+def simple_plugin(key: str, run_body: str) -> str:
+    """Source of a plugin file with one ndarray node registered as ``key`` whose ``run()`` is ``run_body``
+    (indented by the caller's text, eight spaces deep); :data:`PASS_THROUGH` forwards the frame."""
+    return f'''
+import time
+import nndeploy.base, nndeploy.dag, numpy as np
+
+class Node(nndeploy.dag.Node):
+    def __init__(self, name, inputs=None, outputs=None):
+        super().__init__(name, inputs, outputs)
+        self.set_key("{key}")
+        self.set_input_type(np.ndarray)
+        self.set_output_type(np.ndarray)
+
+    def run(self):
+{run_body}
+
+class Creator(nndeploy.dag.NodeCreator):
+    def create_node(self, name, inputs, outputs):
+        self.node = Node(name, inputs, outputs)
+        return self.node
+
+creator = Creator()
+nndeploy.dag.register_node("{key}", creator)
+'''
+
+
+PASS_THROUGH = """\
+        self.get_output(0).set(self.get_input(0).get(self))
+        return nndeploy.base.Status.ok()"""
 
 
 def write_fault_plugin(plugin_dir: Path) -> Path:

@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from graphs import PASS_THROUGH, simple_plugin
 from jupyter_process import free_port
 
 from nndeploy_jupyter import Client, TaskFailed
@@ -28,53 +29,10 @@ from nndeploy_jupyter.notebook.http import ApiError
 
 HUB_ENV = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_API_URL")
 
-FAILING_PLUGIN = '''
-import nndeploy.base, nndeploy.dag, numpy as np
-
-class Explode(nndeploy.dag.Node):
-    def __init__(self, name, inputs=None, outputs=None):
-        super().__init__(name, inputs, outputs)
-        self.set_key("tests.Explode")
-        self.set_input_type(np.ndarray)
-        self.set_output_type(np.ndarray)
-
-    def run(self):
+FAILING_PLUGIN = simple_plugin("tests.Explode", """\
         print("checking the lens", flush=True)
-        raise RuntimeError("the lens cap is still on")
-
-class ExplodeCreator(nndeploy.dag.NodeCreator):
-    def create_node(self, name, inputs, outputs):
-        self.node = Explode(name, inputs, outputs)
-        return self.node
-
-creator = ExplodeCreator()
-nndeploy.dag.register_node("tests.Explode", creator)
-'''
-
-
-SLOW_PLUGIN = '''
-import time, nndeploy.base, nndeploy.dag, numpy as np
-
-class Slow(nndeploy.dag.Node):
-    def __init__(self, name, inputs=None, outputs=None):
-        super().__init__(name, inputs, outputs)
-        self.set_key("tests.Slow")
-        self.set_input_type(np.ndarray)
-        self.set_output_type(np.ndarray)
-
-    def run(self):
-        time.sleep(0.1)
-        self.get_output(0).set(self.get_input(0).get(self))
-        return nndeploy.base.Status.ok()
-
-class SlowCreator(nndeploy.dag.NodeCreator):
-    def create_node(self, name, inputs, outputs):
-        self.node = Slow(name, inputs, outputs)
-        return self.node
-
-creator = SlowCreator()
-nndeploy.dag.register_node("tests.Slow", creator)
-'''
+        raise RuntimeError("the lens cap is still on")""")
+SLOW_PLUGIN = simple_plugin("tests.Slow", "        time.sleep(0.1)\n" + PASS_THROUGH)
 
 
 def server_url(port: int, base_url: str) -> str:

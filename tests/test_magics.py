@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from graphs import simple_plugin
 from IPython.testing import globalipapp
 from jupyter_process import JupyterProcess
 
@@ -20,27 +21,7 @@ from nndeploy_jupyter.notebook.discovery import TOKEN_VAR, URL_VAR
 from nndeploy_jupyter.notebook.magics import NnDeployMagics
 from nndeploy_jupyter.notebook.widgets import TaskProgress
 
-FAILING_PLUGIN = '''
-import nndeploy.base, nndeploy.dag, numpy as np
-
-class Fuse(nndeploy.dag.Node):
-    def __init__(self, name, inputs=None, outputs=None):
-        super().__init__(name, inputs, outputs)
-        self.set_key("tests.Fuse")
-        self.set_input_type(np.ndarray)
-        self.set_output_type(np.ndarray)
-
-    def run(self):
-        raise RuntimeError("fuse blown at frame 0")
-
-class FuseCreator(nndeploy.dag.NodeCreator):
-    def create_node(self, name, inputs, outputs):
-        self.node = Fuse(name, inputs, outputs)
-        return self.node
-
-creator = FuseCreator()
-nndeploy.dag.register_node("tests.Fuse", creator)
-'''
+FAILING_PLUGIN = simple_plugin("tests.Fuse", '        raise RuntimeError("fuse blown at frame 0")')
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from graphs import PASS_THROUGH, simple_plugin
+
 
 async def test_dag_info_lists_nndeploy_nodes_and_the_builtin_plugin(api):
     code, body = await api("GET", "dag/info")
@@ -23,21 +25,7 @@ async def test_param_types(api):
 
 async def test_catalogue_follows_plugin_changes(api, workspace):
     await api("GET", "dag/info")
-    (workspace / "resources" / "plugin" / "my_nodes.py").write_text(
-        "import nndeploy.dag, nndeploy.base, numpy as np\n"
-        "class Mine(nndeploy.dag.Node):\n"
-        "    def __init__(self, name, inputs=None, outputs=None):\n"
-        "        super().__init__(name, inputs, outputs)\n"
-        "        self.set_key('tests.Mine'); self.set_input_type(np.ndarray); self.set_output_type(np.ndarray)\n"
-        "    def run(self):\n"
-        "        return nndeploy.base.Status.ok()\n"
-        "class MineCreator(nndeploy.dag.NodeCreator):\n"
-        "    def create_node(self, name, inputs, outputs):\n"
-        "        self.node = Mine(name, inputs, outputs)\n"
-        "        return self.node\n"
-        "creator = MineCreator()\n"
-        "nndeploy.dag.register_node('tests.Mine', creator)\n"
-    )
+    (workspace / "resources" / "plugin" / "my_nodes.py").write_text(simple_plugin("tests.Mine", PASS_THROUGH))
     (workspace / "resources" / "plugin" / "broken.py").write_text("raise RuntimeError('broken on purpose')\n")
     _, body = await api("GET", "dag/info")
     keys = {n["nodeEntity"]["key_"] for n in body["result"]["nodes"] if "nodeEntity" in n}

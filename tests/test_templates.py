@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official-templates"
+from graphs import OFFICIAL_TEMPLATES
 
 
 def official_tree(root: Path) -> Path:
@@ -16,11 +15,7 @@ def official_tree(root: Path) -> Path:
     plus the clutter the real repository has (markdown, images, a non-template JSON, a dot folder)."""
     for category, name in (("classification", "Classification_ResNet"), ("detect", "Detect_YOLO")):
         (root / category).mkdir(parents=True)
-        if (OFFICIAL / f"{name}.json").exists():
-            shutil.copy(OFFICIAL / f"{name}.json", root / category / f"{name}.json")
-        else:  # the fixture lives beside the repository; a stand-in of the same shape keeps the test meaningful
-            (root / category / f"{name}.json").write_text(json.dumps(
-                {"key_": "nndeploy.dag.Graph", "name_": name, "desc_": "d", "node_repository_": []}))
+        shutil.copy(OFFICIAL_TEMPLATES / f"{name}.json", root / category / f"{name}.json")
     (root / "classification" / "cover.Classification_ResNet.jpg").write_bytes(b"\xff\xd8\xff")
     (root / "classification" / "readme.Classification_ResNet.md").write_text("# ResNet\n")
     (root / "detect" / "readme.template.md").write_text("# YOLO\n")
