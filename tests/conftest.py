@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,25 @@ def api(jp_fetch):
         return response.code, (json.loads(text) if text else None)
 
     return call
+
+
+FINAL_STATES = {"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"}
+
+
+async def submit(api, graph: dict, **query) -> str:
+    """Queue a raw graph through the API; the task id."""
+    code, answer = await api("POST", "queue", graph, params=query or None)
+    assert code == 202, answer
+    return answer["result"]["task_id"]
+
+
+async def wait_for(api, task_id: str, states: set[str] = FINAL_STATES, timeout: float = 60) -> dict:
+    """Poll ``queue/{id}`` until the task is in one of ``states``; its record."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code, answer = await api("GET", f"queue/{task_id}")
+        assert code == 200, answer
+        if answer["result"]["state"] in states:
+            return answer["result"]
+        assert time.monotonic() < deadline, f"task {task_id} still {answer['result']['state']}"
+        await asyncio.sleep(0.05)

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import submit, wait_for
 from graphs import canny_image_graph, fault_graph, video_graph, write_fault_plugin
 from tornado.httpclient import HTTPClientError
 
 from nndeploy_jupyter.services import Services
 
 WS = ("nndeploy", "api", "ws", "progress")
-FINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"}
 
 
 @pytest.fixture
@@ -26,12 +26,6 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def extension_config() -> dict:
     return {"max_workers": 1}
-
-
-async def submit(api, graph: dict) -> str:
-    code, answer = await api("POST", "queue", graph)
-    assert code == 202, answer
-    return answer["result"]["task_id"]
 
 
 async def receive(ws, until, timeout: float = 60) -> list[dict]:
@@ -82,11 +76,7 @@ async def test_a_bound_client_follows_a_video_task_to_its_end(api, jp_ws_fetch, 
 
 async def test_a_late_bind_still_gets_the_outcome(api, jp_ws_fetch, workspace: Path):
     task_id = await submit(api, canny_image_graph(workspace))
-    for _ in range(600):
-        _, task = await api("GET", f"queue/{task_id}")
-        if task["result"]["state"] in FINAL:
-            break
-        await asyncio.sleep(0.05)
+    await wait_for(api, task_id)
     ws = await jp_ws_fetch(*WS)
     await bind(ws, task_id)
     events = await receive(ws, lambda e: e["result"].get("snapshot"))  # the replay comes first, then the snapshot
@@ -104,8 +94,7 @@ async def test_a_late_bind_still_gets_the_outcome(api, jp_ws_fetch, workspace: P
 async def test_after_a_restart_a_late_bind_gets_the_outcome_from_the_database(api, jp_ws_fetch, jp_serverapp,
                                                                                 workspace: Path):
     task_id = await submit(api, canny_image_graph(workspace))
-    while (await api("GET", f"queue/{task_id}"))[1]["result"]["state"] not in FINAL:
-        await asyncio.sleep(0.05)
+    await wait_for(api, task_id)
     old: Services = jp_serverapp.web_app.settings["nndeploy"]
     await old.stop()
     new = jp_serverapp.web_app.settings["nndeploy"] = Services(old.config, old.log)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import submit, wait_for
 from graphs import (
     BROKEN_PLUGIN,
     FAULT_KEY,
@@ -19,8 +20,6 @@ from graphs import (
 
 from nndeploy_jupyter.services import Services
 
-FINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"}
-
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
@@ -32,23 +31,6 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def extension_config() -> dict:
     return {"max_workers": 1, "cancel_grace_seconds": 1.0}
-
-
-async def submit(api, graph: dict, **params) -> str:
-    code, answer = await api("POST", "queue", graph, params=params or None)
-    assert code == 202, answer
-    return answer["result"]["task_id"]
-
-
-async def wait_for(api, task_id: str, states: set[str] = FINAL, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        code, answer = await api("GET", f"queue/{task_id}")
-        assert code == 200, answer
-        if answer["result"]["state"] in states:
-            return answer["result"]
-        assert time.monotonic() < deadline, f"task {task_id} still {answer['result']['state']}"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_task_runs_and_reports_its_output_file(api, workspace: Path):
