@@ -81,3 +81,18 @@ async def test_templates_dropped_into_resources_template_are_listed(api, workspa
     (mine / "My_Graph.json").unlink()
     _, body = await api("GET", "template")
     assert not any(t["name_"] == "My_Graph" for t in body["result"])
+
+
+async def test_covers_are_shown_through_preview_as_nndeploys_frontend_does(api, tmp_path: Path):
+    _, body = await api("GET", "template")
+    covers = {t["name_"]: t["cover_"] for t in body["result"]}
+    response = await api("GET", "preview", raw=True,
+                         params={"file_path": covers["Image_Edge_Detection"], "returnMimeType": "image"})
+    assert response.code == 200 and response.headers["Content-Type"] == "image/jpeg"
+    assert response.body == Path(covers["Image_Edge_Detection"]).read_bytes()
+
+    # only the listed cover files themselves: their neighbours stay out of reach
+    beside = str(Path(covers["Classification_ResNet"]).with_name("readme.Classification_ResNet.md"))
+    for outside in (beside, str(Path(covers["Image_Edge_Detection"]).parent / "Image_Edge_Detection.json")):
+        code, refused = await api("GET", "preview", params={"file_path": outside, "returnMimeType": "text"})
+        assert code == 403, refused

@@ -47,7 +47,7 @@ class Services:
         self.catalogue = NodeCatalogue(self.workspace, self.log)
         self.events = EventHub()
         self.downloads = Downloads(self.workspace, self.events, self.log)
-        self.files = FileStore(self.workspace, config.max_upload_bytes)
+        self.files = FileStore(self.workspace, config.max_upload_bytes, self.templates)
         plugin_dirs = [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")]
         self.supervisor = Supervisor(self.workspace, config.max_workers, config.cancel_grace_seconds, self.log,
                                      plugin_dirs)

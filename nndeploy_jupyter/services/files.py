@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from ..errors import BadRequest, Conflict, Forbidden, TooLarge
 from ..workspace import Workspace, check_name
+from .templates import TemplateCatalog
 
 TREE_FOLDERS = ("images", "videos", "audios", "models", "others")  # what nndeploy's resource panel shows
 PROTECTED_FOLDERS = ("db",)  # the database: never written or deleted through the files API
@@ -88,9 +89,10 @@ class TextPreview:
 
 
 class FileStore:
-    def __init__(self, workspace: Workspace, max_upload_bytes: int):
+    def __init__(self, workspace: Workspace, max_upload_bytes: int, templates: TemplateCatalog):
         self.workspace = workspace
         self.max_upload_bytes = max_upload_bytes
+        self.templates = templates  # template covers may live outside resources/ (built-in, template_dirs)
 
     async def tree(self) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._tree)
@@ -102,7 +104,14 @@ class FileStore:
         return await asyncio.to_thread(self._delete, client_path)
 
     async def view(self, client_path: str) -> FileView:
-        path = await asyncio.to_thread(self.workspace.resolve, client_path, must_exist=True)
+        """A file to preview or download: inside resources/, or exactly a listed template's cover image (as
+        nndeploy's frontend shows ``cover_`` through ``preview``); read-only either way."""
+        try:
+            path = await asyncio.to_thread(self.workspace.resolve, client_path, must_exist=True)
+        except Forbidden:
+            path = await self.templates.cover(client_path)
+            if path is None:
+                raise
         st = await asyncio.to_thread(path.stat)
         if stat.S_ISDIR(st.st_mode):
             raise BadRequest(f"{client_path!r} is a folder, not a file")

@@ -62,6 +62,14 @@ class TemplateCatalog:
 
         return await self.db.run(_find)
 
+    async def cover(self, path: str) -> Path | None:
+        """``path`` if it is, to the letter, the cover image of a listed template (and still a file)."""
+        def _cover(conn: sqlite3.Connection) -> Path | None:
+            row = conn.execute("SELECT cover FROM templates WHERE cover = ?", (path,)).fetchone()
+            return Path(row["cover"]) if row and Path(row["cover"]).is_file() else None
+
+        return await self.db.run(_cover)
+
     # -- on the database thread ---------------------------------------------------------------------
 
     def _scan_and_list(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
