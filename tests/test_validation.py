@@ -47,6 +47,13 @@ def _malformed(good: dict) -> list[tuple[str, object, str]]:
     variant("output folder missing", lambda nodes: nodes[2].update(path_="resources/nowhere/out.jpg"), "folder")
     variant("output outside resources", lambda nodes: nodes[2].update(path_="/tmp/out.jpg"), "'Encode'")
     variant("empty path", lambda nodes: nodes[0].update(path_=""), "path_ must be a non-empty path")
+    variant("output relabelled Intermediate, writing outside",
+            lambda nodes: nodes[2].update(node_type_="Intermediate", path_="/tmp/out.jpg"), "'Encode'")
+    variant("output without node_type_, writing outside",
+            lambda nodes: (nodes[2].pop("node_type_"), nodes[2].update(path_="resources/../../out.jpg")), "'Encode'")
+    variant("input relabelled, reading outside",
+            lambda nodes: nodes[0].update(node_type_="Intermediate", path_="/etc/hostname"), "outside")
+    variant("param_.path_ outside", lambda nodes: nodes[2].update(param_={"path_": "/tmp/out.txt"}), "outside")
     variant("reference outside resources", lambda nodes: nodes[2].update(ref_path_="/etc/hostname"), "outside")
     variant("nested unknown key",
             lambda nodes: nodes[1].update(node_repository_=[node("nope::Inner", "inner")]), "inside 'Canny'")
@@ -98,6 +105,8 @@ async def test_parameter_overrides_apply_before_validation(api, workspace: Path)
         ({"workflow_id": workflow_id, "params": {"Decode": {"pth_": "x"}}}, "no parameter 'pth_'"),
         ({"workflow_id": workflow_id, "params": {"Decode": {"path_": "resources/images/absent.jpg"}}},
          "does not exist"),
+        ({"workflow_id": workflow_id, "params": {"Encode": {"node_type_": "Intermediate", "path_": "/tmp/x.jpg"}}},
+         "outside"),
         ({"workflow_id": workflow_id, "template_id": "x"}, "exactly one"),
         ({"workflow_id": workflow_id, "priority": "high"}, "priority"),
         ({"workflow_id": workflow_id, "colour": "red"}, "colour"),

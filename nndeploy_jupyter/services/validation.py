@@ -144,22 +144,32 @@ def _check_paths(node: Graph, workspace: Workspace) -> None:
     Read: an Input node's ``path_`` (a file, or a folder for image-folder decoders) and a video encoder's
     ``ref_path_``. Written: an Output node's ``path_``. Stream URLs and camera indexes are left alone. Graph
     paths are relative to the workspace root (the worker's working directory), as in nndeploy's templates
-    (``resources/images/...``).
+    (``resources/images/...``). ``node_type_`` is whatever the client sent, and nndeploy's codecs read and
+    write ``path_`` whatever it says: any other ``path_`` (``param_.path_`` included) is confined too.
     """
     role = node.get("node_type_")
     if role == "Input" and "path_" in node:
         _check_read(node, "path_", workspace)
-    if role == "Output" and "path_" in node:
+    elif role == "Output" and "path_" in node:
         written = _confined(node, "path_", workspace)
         if not written.parent.is_dir():
             raise BadRequest(f"node {node['name_']!r}: the folder of output {node['path_']!r} does not exist")
+    elif node.get("path_") and not _is_stream(node["path_"]):
+        _confined(node, "path_", workspace)
+    param = node.get("param_")
+    if isinstance(param, dict) and param.get("path_") and not _is_stream(param["path_"]):
+        _confined({"name_": node["name_"], "param_.path_": param["path_"]}, "param_.path_", workspace)
     if node.get("ref_path_"):
         _check_read(node, "ref_path_", workspace)
 
 
+def _is_stream(path: Any) -> bool:
+    return isinstance(path, str) and (path.lower().startswith(_STREAM_SCHEMES) or path.isdigit())
+
+
 def _check_read(node: Graph, field: str, workspace: Workspace) -> None:
     path = node[field]
-    if isinstance(path, str) and (path.lower().startswith(_STREAM_SCHEMES) or path.isdigit()):
+    if _is_stream(path):
         return
     if not _confined(node, field, workspace).exists():
         raise BadRequest(f"node {node['name_']!r}: input {path!r} ({field}) does not exist")
