@@ -131,6 +131,17 @@ async def test_upload_streams_renames_and_never_overwrites_by_default(call, reso
     assert leftovers(resources) == []
 
 
+async def test_upload_keeps_any_utf8_filename(call, resources: Path):
+    # browsers send the name as raw UTF-8; characters past Latin-1 (CJK, emoji) once dropped the connection
+    for name in ("图片 1.png", "emoji😀 #&?.txt", "café.txt"):
+        code, body = await upload(call, "images", name, b"x")
+        assert code == 201 and body["result"]["filename"] == name, body
+        assert (resources / "images" / name).read_bytes() == b"x"
+    code, body = await upload(call, "images", "nul\x00.txt", b"x")
+    assert code == 400 and "multipart" in body["message"]
+    assert leftovers(resources) == []
+
+
 async def test_upload_refusals(call, resources: Path):
     await call("GET", "files")
     before = sorted(p.name for p in resources.rglob("*"))

@@ -93,9 +93,15 @@ class MultipartParser:
 
 
 def _disposition(raw: bytes) -> tuple[str | None, str | None]:
-    headers = httputil.HTTPHeaders.parse(raw.decode("utf-8", "replace"))
+    """The field name and filename of a part. Browsers send the filename as raw UTF-8: the headers are parsed
+    as Latin-1 (which Tornado's header grammar accepts, byte for byte) and the value decoded as UTF-8 after."""
+    try:
+        headers = httputil.HTTPHeaders.parse(raw.decode("latin-1"))
+    except httputil.HTTPInputError as e:
+        raise BadRequest(f"malformed multipart part headers: {e}") from None
     message = email.message.Message()
-    message["Content-Disposition"] = headers.get("Content-Disposition", "")
+    value = headers.get("Content-Disposition", "").encode("latin-1").decode("utf-8", "replace")
+    message["Content-Disposition"] = value
     name = message.get_param("name", header="content-disposition")
     if isinstance(name, tuple):
         name = email.utils.collapse_rfc2231_value(name)
