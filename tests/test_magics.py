@@ -74,6 +74,13 @@ def test_cell_that_is_not_json(ip, capsys) -> None:
     assert "the cell is not graph JSON" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("cell", ["[1, 2]", "42", '"Image_Edge_Detection"', "null"])
+def test_cell_json_that_is_not_an_object(ip, capsys, cell: str) -> None:
+    assert nndeploy(ip, "run", cell=cell) is None  # once a TypeError traceback from the client
+    err = capsys.readouterr().err
+    assert "a graph JSON object" in err and "usage: %nndeploy run" in err
+
+
 def test_list_shows_templates(ip, capsys) -> None:
     nndeploy(ip, "list")
     out = capsys.readouterr().out

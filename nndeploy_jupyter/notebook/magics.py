@@ -115,6 +115,8 @@ class NnDeployMagics(Magics):
                 target = json.loads(cell)
             except json.JSONDecodeError as e:
                 raise UsageError(f"the cell is not graph JSON: {e}") from None
+            if not isinstance(target, dict):
+                raise UsageError(f"the cell must be a graph JSON object, not {type(target).__name__}")
         params = parse_params(args.param)
         task = self.client.run(target, params, args.priority, wait=False)
         progress = TaskProgress(task).show()
