@@ -105,10 +105,28 @@ def check_name(name: str) -> str:
     return name
 
 
+def _file_mode() -> int:
+    mask = os.umask(0o077)  # read once, at import: the only way to read the umask portably
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+"""The mode ``open()`` gives a new file under the process umask; ``mkstemp``'s own 0600 would hide users'
+workflows, uploads and plugins from everyone else who may read the workspace."""
+
+
+def temp_file(folder: Path, prefix: str) -> tuple[int, str]:
+    """A new hidden ``.part`` file in ``folder`` (for a rename into place later), with :data:`FILE_MODE`."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
+    os.fchmod(fd, FILE_MODE)
+    return fd, tmp
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write beside ``path`` under a hidden temporary name, then rename into place: readers (plugin loaders,
     folder listings, a crash) never see a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".saving-", suffix=".part")
+    fd, tmp = temp_file(path.parent, ".saving-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

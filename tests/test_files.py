@@ -16,6 +16,7 @@ import pytest
 from conftest import API, NO_AUTH
 
 from nndeploy_jupyter.handlers.files import MultipartParser
+from nndeploy_jupyter.workspace import FILE_MODE
 
 LIMIT = 64 << 10
 BOUNDARY = "----nndeployTestBoundary7MA4YWxk"
@@ -116,6 +117,7 @@ async def test_upload_streams_renames_and_never_overwrites_by_default(call, reso
     assert code == 201 and body["flag"] == "success"
     assert body["result"]["saved_path"] == "resources/images/cat.png" and body["result"]["size"] == len(content)
     assert (resources / "images" / "cat.png").read_bytes() == content
+    assert (resources / "images" / "cat.png").stat().st_mode & 0o777 == FILE_MODE  # the umask's, not 0600
 
     code, body = await upload(call, "images", "cat.png", b"second")
     assert code == 201 and body["result"]["filename"] == "cat (1).png"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from nndeploy_jupyter.workspace import FILE_MODE
+
 
 def graph(name: str, **extra) -> dict:
     return {"key_": "nndeploy.dag.Graph", "name_": name, "desc_": "a test graph", "node_repository_": [], **extra}
@@ -22,6 +24,7 @@ async def test_save_list_get_download_delete(api, workspace: Path):
     assert (code, body["flag"], body["message"]) == (200, "success", "created")
     wid = body["result"]["id"]
     assert (workspace / "resources" / "workflow" / "edges.json").is_file()
+    assert (workspace / "resources" / "workflow" / "edges.json").stat().st_mode & 0o777 == FILE_MODE
 
     code, body = await api("GET", "workflows")
     assert code == 200

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import BadRequest, Conflict, Forbidden, TooLarge
-from ..workspace import Workspace, check_name
+from ..workspace import Workspace, check_name, temp_file
 from .templates import TemplateCatalog
 
 TREE_FOLDERS = ("images", "videos", "audios", "models", "others")  # what nndeploy's resource panel shows
@@ -300,7 +299,7 @@ def _open_temp(folder: Path) -> tuple[BinaryIO, Path]:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise Conflict(f"{folder.name!r} is a file, not a folder") from None
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    fd, temp = temp_file(folder, ".upload-")
     return os.fdopen(fd, "wb"), Path(temp)
 
 
