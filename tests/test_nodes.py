@@ -32,6 +32,16 @@ async def test_catalogue_follows_plugin_changes(api, workspace):
     assert "tests.Mine" in keys  # the broken plugin beside it did not stop it loading
 
 
+async def test_a_plugin_named_like_a_module_does_not_replace_it(api, workspace):
+    # once: sys.modules["json"] became the plugin, nndeploy's own `import json` broke, and so did every task
+    await api("GET", "dag/info")
+    (workspace / "resources" / "plugin" / "json.py").write_text(simple_plugin("tests.JsonNamed", PASS_THROUGH))
+    code, body = await api("GET", "dag/info")
+    assert code == 200, body
+    keys = {n["nodeEntity"]["key_"] for n in body["result"]["nodes"] if "nodeEntity" in n}
+    assert "tests.JsonNamed" in keys  # its node is registered all the same
+
+
 async def test_the_server_process_never_imports_nndeploy(api):
     await api("GET", "dag/info")
     await api("GET", "template")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 PLUGIN_SUFFIXES = (".py", ".so")
 BUILTIN_PLUGIN_DIR = Path(__file__).resolve().parent.parent / "templates" / "plugins"
 _loaded: dict[Path, float] = {}  # path -> mtime it was loaded at, in this process
+_modules: dict[Path, ModuleType] = {}  # path -> the module loaded from it
 
 
 def plugin_files(plugin_dir: Path) -> list[Path]:
@@ -47,4 +49,17 @@ def _load(path: Path) -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    sys.modules[path.stem] = module
+    _modules[path] = module  # kept alive: nndeploy's registry does not own the node creators a plugin made
+    if sys.modules.get(path.stem) in _modules.values() or not _importable(path.stem):
+        sys.modules[path.stem] = module  # other plugins may import it by name
+
+
+def _importable(name: str) -> bool:
+    """Whether ``name`` is a real module: a plugin file called ``json.py`` or ``cv2.py`` still registers its
+    nodes, but must not replace that module for nndeploy and every later ``import`` in the process."""
+    if name in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
