@@ -120,8 +120,8 @@ async def test_bind_star_follows_every_task(api, jp_ws_fetch, workspace: Path):
 
 async def test_a_bad_frame_gets_an_error_and_the_socket_lives(api, jp_ws_fetch, workspace: Path):
     ws = await jp_ws_fetch(*WS)
-    for frame in ("not json", json.dumps({"type": "dance"}), json.dumps({"type": "bind"}),
-                  json.dumps({"type": "bind", "task_id": "no-such-task"})):
+    for frame in ("not json", "[" * 100_000 + "]" * 100_000, json.dumps({"type": "dance"}),
+                  json.dumps({"type": "bind"}), json.dumps({"type": "bind", "task_id": "no-such-task"})):
         await ws.write_message(frame)
         [error] = await receive(ws, lambda e: True)
         assert error["flag"] == "error" and error["result"]["type"] == "error" and error["message"], frame

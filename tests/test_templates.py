@@ -76,7 +76,9 @@ async def test_templates_dropped_into_resources_template_are_listed(api, workspa
     mine = workspace / "resources" / "template" / "mine"
     mine.mkdir(parents=True)
     (mine / "My_Graph.json").write_text(json.dumps({"name_": "My_Graph", "node_repository_": []}))
-    _, body = await api("GET", "template")
+    (mine / "Deep.json").write_text('{"node_repository_": [], "x": ' + "[" * 5000 + "]" * 5000 + "}")  # once a 500
+    code, body = await api("GET", "template")
+    assert code == 200 and not any(t["name_"] == "Deep" for t in body["result"])
     assert any(t["name_"] == "My_Graph" and t["category_"] == "mine" for t in body["result"])
     (mine / "My_Graph.json").unlink()
     _, body = await api("GET", "template")

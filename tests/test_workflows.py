@@ -14,6 +14,13 @@ def graph(name: str, **extra) -> dict:
     return {"key_": "nndeploy.dag.Graph", "name_": name, "desc_": "a test graph", "node_repository_": [], **extra}
 
 
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 async def save(api, content, workflow_id=None):
     body = {"businessContent": content} if workflow_id is None else {"id": workflow_id, "businessContent": content}
     return await api("POST", "workflow/save", body)
@@ -96,6 +103,7 @@ async def test_files_dropped_into_the_folder_are_listed_and_removed_ones_dropped
     await api("GET", "workflows")  # the workspace exists once the server has started
     (folder / "by-hand.json").write_text(json.dumps(graph("by hand")))
     (folder / "notes.json").write_text("[1, 2]")  # not a workflow: ignored, left alone
+    (folder / "deep.json").write_text('{"name_": "deep", "x": ' + "[" * 5000 + "]" * 5000 + "}")  # once a 500
     _, body = await api("GET", "workflows")
     assert [w["name_"] for w in body["result"]] == ["by hand"]
     (folder / "by-hand.json").unlink()
@@ -119,6 +127,9 @@ BAD_SAVES = [
     (json.dumps({"businessContent": "{oops"}), 400, "not valid JSON"),
     (json.dumps({"businessContent": 42}), 400, "businessContent"),
     (json.dumps({"id": "no-such-id", "businessContent": graph("x")}), 404, "no-such-id"),
+    ("[" * 1500 + "]" * 1500, 400, "nested"),  # once a RecursionError: 500
+    (json.dumps({"businessContent": graph("deep", x=_nested(150))}), 400, "nested"),
+    (json.dumps({"businessContent": "[" * 1500 + "]" * 1500}), 400, "nested"),
 ]
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from tornado.httputil import HTTPFile
 
 from ..errors import ApiError, BadRequest, TooLarge
+from ..services.graphs import load_json
 
 M = TypeVar("M", bound=BaseModel)
 AUTH_RESOURCE = "nndeploy"
@@ -54,10 +55,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             raise TooLarge(f"request body is {len(self.request.body)} bytes; the limit is {limit}")
         if not self.request.body:
             raise BadRequest("request body is empty; a JSON object was expected")
-        try:
-            return json.loads(self.request.body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise BadRequest(f"request body is not valid JSON: {e}") from None
+        return load_json(self.request.body, "request body")
 
     def parse(self, model: type[M], data: Any = None) -> M:
         """Validate ``data`` (default: the JSON body) against ``model``; 400 naming the field on failure."""

@@ -21,8 +21,9 @@ from pydantic import BaseModel, Field, ValidationError
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..errors import NotFound
+from ..errors import ApiError, NotFound
 from ..services.events import ALL_TASKS, Event, Subscription
+from ..services.graphs import load_json
 from ..services.tasks import outcome_events, outcome_of
 from .base import AUTH_RESOURCE, validation_reason
 
@@ -68,9 +69,9 @@ class ProgressSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyt
 
     async def on_message(self, message: str | bytes) -> None:
         try:
-            frame = ClientFrame.model_validate(json.loads(message))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            self._send_error(f"frame is not JSON: {e}")
+            frame = ClientFrame.model_validate(load_json(message, "frame"))
+        except ApiError as e:
+            self._send_error(e.message)
             return
         except ValidationError as e:
             self._send_error(validation_reason(e))

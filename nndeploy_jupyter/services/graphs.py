@@ -8,15 +8,32 @@ from typing import Any
 from ..errors import BadRequest
 
 MAX_NAME_LENGTH = 200
+MAX_JSON_DEPTH = 100
+
+
+def load_json(data: str | bytes, what: str) -> Any:
+    """Parse JSON from a client or a file; 400 when malformed or nested deeper than :data:`MAX_JSON_DEPTH`.
+
+    Nothing legitimate nests that deep, and recursive code further on (``json`` itself past ~1000 levels,
+    validation, ``deepcopy``, nndeploy's parser) would fail on it with a ``RecursionError``."""
+    try:
+        value = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadRequest(f"{what} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    level = [value]
+    for _ in range(MAX_JSON_DEPTH):  # breadth first, no recursion
+        level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
+        if not level:
+            return value
+    raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
 
 
 def parse_graph(content: Any) -> dict[str, Any]:
     """Accept a graph as a dict or a JSON string (nndeploy's frontend sends both); refuse anything else."""
     if isinstance(content, (str, bytes)):
-        try:
-            content = json.loads(content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise BadRequest(f"workflow is not valid JSON: {e}") from None
+        content = load_json(content, "workflow")
     if not isinstance(content, dict):
         raise BadRequest("workflow must be a JSON object")
     return content

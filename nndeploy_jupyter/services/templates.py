@@ -11,7 +11,6 @@ restarts; the SQLite ``templates`` table is the index the listing answers from.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
@@ -19,10 +18,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFound
+from ..errors import BadRequest, NotFound
 from ..store import Database
 from ..workspace import Workspace
-from .graphs import summary
+from .graphs import load_json, summary
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "templates"
 COVER_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
@@ -122,8 +121,8 @@ class TemplateCatalog:
     def _read_graph(self, path: Path) -> dict[str, Any] | None:
         """A template is a JSON object with ``node_repository_``; anything else in the tree is skipped."""
         try:
-            graph = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            graph = load_json(path.read_bytes(), "the file")
+        except (OSError, BadRequest) as e:
             self.log.warning("template %s skipped: %s", path, e)
             return None
         if not isinstance(graph, dict) or not isinstance(graph.get("node_repository_"), list):
