@@ -140,6 +140,13 @@ async def test_wrong_token_is_a_clear_error(listening, jp_serverapp, jp_base_url
     assert caught.value.status == 403
 
 
+async def test_a_url_without_the_base_url_is_a_clear_error(listening, jp_serverapp, jp_base_url) -> None:
+    client = Client(server_url(jp_serverapp.port, "/"), jp_serverapp.identity_provider.token)
+    with pytest.raises(ApiError) as caught:  # Jupyter answers its HTML 404 page there
+        await asyncio.to_thread(client.templates)
+    assert caught.value.status == 404 and "base_url" in caught.value.reason and "<" not in caught.value.reason
+
+
 # -- under a real JupyterHub -----------------------------------------------------------------------------
 
 HUB_CONFIG = '''

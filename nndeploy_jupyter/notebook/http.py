@@ -86,8 +86,9 @@ def _reason(error: urllib.error.HTTPError) -> str:
     text = error.read().decode(errors="replace")
     try:
         body = json.loads(text)
-    except json.JSONDecodeError:
-        return text.strip()[:200] or error.reason
+    except json.JSONDecodeError:  # an HTML page: Jupyter's own 404, a proxy's error
+        return (f"{error.reason} (not nndeploy's API: check the server URL with its base_url, and that "
+                "`jupyter server extension list` shows nndeploy_jupyter enabled)")
     if isinstance(body, dict):
         return str(body.get("message") or body.get("reason") or body.get("detail") or text)
     return text
