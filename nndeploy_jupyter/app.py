@@ -26,12 +26,16 @@ class NnDeployExtension(ExtensionApp):
         help="Folder holding nndeploy's resources/ tree (images, models, workflows, database...). "
         "Default: <root_dir>/nndeploy, so it shows in Jupyter's file browser.",
     )
-    max_workers = Int(1, config=True, help="How many graph worker processes run tasks at once.")
-    history_limit = Int(1000, config=True, help="How many finished tasks the history keeps (oldest go first).")
-    max_upload_bytes = Int(
-        1 << 30, config=True, help="Largest file (bytes) accepted by an upload; larger uploads get 413."
+    max_workers = Int(1, min=0, config=True, help="How many graph worker processes run tasks at once.")
+    history_limit = Int(
+        1000, min=1, config=True, help="How many finished tasks the history keeps (oldest go first)."
     )
-    max_json_bytes = Int(16 << 20, config=True, help="Largest JSON request body (bytes); larger ones get 413.")
+    max_upload_bytes = Int(
+        1 << 30, min=0, config=True, help="Largest file (bytes) accepted by an upload; larger uploads get 413."
+    )
+    max_json_bytes = Int(
+        16 << 20, min=0, config=True, help="Largest JSON request body (bytes); larger ones get 413."
+    )
     template_dirs = List(
         Unicode(),
         config=True,
@@ -39,7 +43,8 @@ class NnDeployExtension(ExtensionApp):
         "readme.*), listed after the built-in ones and resources/template/.",
     )
     cancel_grace_seconds = Float(
-        5.0, config=True, help="Seconds a running task may take to stop after a cancel before its worker is killed."
+        5.0, min=0.0, config=True,
+        help="Seconds a running task may take to stop after a cancel before its worker is killed.",
     )
 
     @default("workspace")

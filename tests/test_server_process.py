@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from jupyter_process import JupyterProcess
 
 
@@ -50,3 +52,23 @@ def test_every_setting_has_help_text():
                   "cancel_grace_seconds"):
         assert f"--NnDeployExtension.{trait}" in help_text, trait
         assert NnDeployExtension.class_traits()[trait].help, trait
+
+
+def test_a_workspace_that_cannot_be_created_is_a_503_with_the_reason(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # once: every route answered an anonymous 500
+    args = ("--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}", f"--NnDeployExtension.workspace={blocker}")
+    with JupyterProcess(tmp_path / "root", *args) as server:
+        code, body = server.request("nndeploy/api/workflows")
+    assert code == 503 and str(blocker) in json.loads(body)["message"]
+
+
+def test_impossible_settings_are_refused():
+    from traitlets import TraitError
+
+    from nndeploy_jupyter.app import NnDeployExtension
+
+    for trait, value in (("max_workers", -1), ("history_limit", 0), ("max_upload_bytes", -1),
+                         ("max_json_bytes", -5), ("cancel_grace_seconds", -1.0)):
+        with pytest.raises(TraitError):  # max_workers=-1 once queued tasks that never ran
+            NnDeployExtension(**{trait: value})

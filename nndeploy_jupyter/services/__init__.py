@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import Unavailable
 from ..runtime.plugins import BUILTIN_PLUGIN_DIR
 from ..runtime.supervisor import Supervisor
 from ..store import Database
@@ -67,7 +68,10 @@ class Services:
 
     async def _start(self) -> None:
         self.events.attach(asyncio.get_running_loop())
-        await asyncio.get_running_loop().run_in_executor(None, self.workspace.create)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.workspace.create)
+        except OSError as e:  # every request says so (503), instead of an anonymous 500
+            raise Unavailable(f"the nndeploy workspace {self.workspace.root} cannot be used: {e}") from None
         await self.db.open()
         await self.tasks.start()
         # Workers import nndeploy (about a second each): warm them in the background, the queue waits for them.
