@@ -209,6 +209,18 @@ async def test_a_client_leaving_mid_upload_leaves_nothing(call, jp_http_port, jp
     assert not (resources / "images" / "half.bin").exists()
 
 
+async def test_a_content_length_that_is_not_a_number_is_a_400(call, jp_http_port, jp_base_url, jp_auth_header):
+    body, headers = multipart("a.txt", b"x")
+    request = "".join(f"{k}: {v}\r\n" for k, v in {**headers, **jp_auth_header, "Host": "127.0.0.1",
+                                                   "Content-Length": "abc"}.items())
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write(f"POST {jp_base_url}nndeploy/api/files/upload?file_path=images HTTP/1.1\r\n{request}\r\n".encode())
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert status.split()[1] == b"400", status  # once a 500 from int("abc")
+
+
 async def eventually(condition, timeout: float = 10) -> bool:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():

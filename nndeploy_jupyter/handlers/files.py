@@ -123,7 +123,10 @@ class UploadHandler(ApiHandler):
         await self._refuse_unless_allowed()
         limit = self.services.config.max_upload_bytes
         self.request.connection.set_max_body_size(limit + MULTIPART_OVERHEAD)
-        announced = int(self.request.headers.get("Content-Length") or 0)
+        try:
+            announced = int(self.request.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number") from None
         if announced > limit + MULTIPART_OVERHEAD:
             raise TooLarge(f"upload of {announced} bytes exceeds the limit of {limit} bytes")
         self._folder = self.query("file_path")
