@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,20 @@ async def test_get_one_template_and_ids_are_stable(api):
     code, body = await api("GET", f"template/{resnet['id']}")
     assert code == 200 and body["result"]["name_"] == "Classification_ResNet"
     assert isinstance(body["result"]["node_repository_"], list)
+
+
+async def test_ids_do_not_depend_on_where_the_package_or_the_workspace_is(api, workspace: Path):
+    # once made from absolute paths: a reinstall or a moved workspace changed every id users had kept
+    from nndeploy_jupyter.services.templates import _NAMESPACE
+
+    await api("GET", "template")
+    mine = workspace / "resources" / "template" / "mine"
+    mine.mkdir(parents=True)
+    (mine / "My_Graph.json").write_text(json.dumps({"name_": "My_Graph", "node_repository_": []}))
+    _, body = await api("GET", "template")
+    ids = {t["name_"]: t["id"] for t in body["result"]}
+    assert ids["Image_Edge_Detection"] == str(uuid.uuid5(_NAMESPACE, "builtin::image/Image_Edge_Detection.json"))
+    assert ids["My_Graph"] == str(uuid.uuid5(_NAMESPACE, "workspace::mine/My_Graph.json"))
 
 
 async def test_unknown_template_is_404(api):

@@ -39,6 +39,16 @@ class TemplateCatalog:
     def trees(self) -> list[Path]:
         return [BUILTIN_DIR, self.workspace.folder("template"), *self.extra_dirs]
 
+    def _tree_key(self, tree: Path) -> str:
+        """What a template's id is made of, with its path in the tree: a name for the built-in tree and the
+        workspace's, so their ids survive a reinstall, a new virtualenv or a moved workspace; the path of a
+        ``template_dirs`` tree."""
+        if tree == BUILTIN_DIR:
+            return "builtin"
+        if tree == self.workspace.folder("template"):
+            return "workspace"
+        return str(tree.resolve())
+
     async def list(self) -> list[dict[str, Any]]:
         return await self.db.run(self._scan_and_list)
 
@@ -108,7 +118,7 @@ class TemplateCatalog:
             rel = path.relative_to(tree)
             info = summary(graph)
             entries.append({
-                "id": str(uuid.uuid5(_NAMESPACE, f"{tree.resolve()}::{rel.as_posix()}")),
+                "id": str(uuid.uuid5(_NAMESPACE, f"{self._tree_key(tree)}::{rel.as_posix()}")),
                 "path": str(path.resolve()),
                 "name": graph.get("name_") if isinstance(graph.get("name_"), str) else path.stem,
                 "category": rel.parts[0] if len(rel.parts) > 1 else None,
