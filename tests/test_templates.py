@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -79,6 +80,20 @@ async def test_ids_do_not_depend_on_where_the_package_or_the_workspace_is(api, w
     ids = {t["name_"]: t["id"] for t in body["result"]}
     assert ids["Image_Edge_Detection"] == str(uuid.uuid5(_NAMESPACE, "builtin::image/Image_Edge_Detection.json"))
     assert ids["My_Graph"] == str(uuid.uuid5(_NAMESPACE, "workspace::mine/My_Graph.json"))
+
+
+async def test_a_template_listed_under_an_older_id_is_listed_under_the_new_one(api, workspace: Path):
+    # a database from before the id change holds the same file under another id: once a 500 (UNIQUE path)
+    from nndeploy_jupyter.services.templates import BUILTIN_DIR
+
+    await api("GET", "template")
+    path = str((BUILTIN_DIR / "image" / "Image_Edge_Detection.json").resolve())
+    with sqlite3.connect(workspace / "resources" / "db" / "nndeploy.db", timeout=10) as conn:
+        conn.execute("UPDATE templates SET id = 'an-older-id' WHERE path = ?", (path,))
+    code, body = await api("GET", "template")
+    assert code == 200
+    assert [t["name_"] for t in body["result"]].count("Image_Edge_Detection") == 1
+    assert "an-older-id" not in {t["id"] for t in body["result"]}
 
 
 async def test_unknown_template_is_404(api):

@@ -96,6 +96,8 @@ class TemplateCatalog:
         found = [entry for tree in self.trees if tree.is_dir() for entry in self._entries(tree)]
         with conn:
             for entry in found:
+                # a file listed before under another id (an older id scheme, or a tree inside another tree)
+                conn.execute("DELETE FROM templates WHERE path = :path AND id != :id", entry)
                 conn.execute(
                     "INSERT INTO templates (id, path, name, category, developer, source, description, cover, readme,"
                     " seen_at) VALUES (:id, :path, :name, :category, :developer, :source, :description, :cover,"
