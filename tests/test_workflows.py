@@ -123,6 +123,8 @@ BAD_SAVES = [
     (json.dumps({"businessContent": graph("a\\b")}), 400, "name_"),
     (json.dumps({"businessContent": graph("dots..inside")}), 400, "name_"),
     (json.dumps({"businessContent": graph(".hidden")}), 400, "name_"),
+    (json.dumps({"businessContent": graph("two\nlines")}), 400, "control characters"),
+    (json.dumps({"businessContent": graph("tab\there")}), 400, "control characters"),
     (json.dumps({"businessContent": "[1]"}), 400, "JSON object"),
     (json.dumps({"businessContent": "{oops"}), 400, "not valid JSON"),
     (json.dumps({"businessContent": 42}), 400, "businessContent"),

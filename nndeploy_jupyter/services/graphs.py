@@ -48,6 +48,8 @@ def graph_name(graph: dict[str, Any]) -> str:
         raise BadRequest(f"name_ is longer than {MAX_NAME_LENGTH} characters")
     if ".." in name or "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
         raise BadRequest(f"name_ {name!r} may not contain '..', '/', '\\' or NUL, nor start with '.'")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):  # it names a file: no line breaks, tabs, escapes
+        raise BadRequest(f"name_ {name!r} may not contain control characters")
     return name
 
 
