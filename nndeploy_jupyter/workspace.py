@@ -97,6 +97,16 @@ def _relative_parts(path: PurePosixPath, bases: tuple[Path, ...]) -> tuple[str, 
     return None
 
 
+def utf8_name(name: str) -> bool:
+    """Whether a name read from disk is valid UTF-8. Other bytes (a zip made on Windows with GBK names) come
+    back from the OS as surrogates that JSON, SQLite and URLs cannot carry: listings skip such files."""
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def check_name(name: str) -> str:
     """Refuse a single path component that could escape a folder or trip a file system."""
     stem = name.split(".")[0].lower()

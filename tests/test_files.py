@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import random
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
@@ -87,6 +88,7 @@ async def test_tree_lists_resources_with_stable_ids(call, resources: Path):
     (resources / "models" / "detect").mkdir()
     (resources / "models" / "detect" / "tiny.onnx").write_bytes(b"\x08\x08")
     (resources / "models" / ".hidden").write_text("x")
+    (resources / "others" / os.fsdecode(b"\xb2\xe2\xca\xd4.txt")).write_text("x")  # GBK bytes: once a 500
 
     code, body = await call("GET", "files")
     assert code == 200 and body["message"] == "List all resources"

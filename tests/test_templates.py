@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import uuid
@@ -106,6 +107,7 @@ async def test_templates_dropped_into_resources_template_are_listed(api, workspa
     mine = workspace / "resources" / "template" / "mine"
     mine.mkdir(parents=True)
     (mine / "My_Graph.json").write_text(json.dumps({"name_": "My_Graph", "node_repository_": []}))
+    (mine / os.fsdecode(b"\xb2\xe2.json")).write_text(json.dumps({"name_": "Gbk", "node_repository_": []}))
     (mine / "Deep.json").write_text('{"node_repository_": [], "x": ' + "[" * 5000 + "]" * 5000 + "}")  # once a 500
     code, body = await api("GET", "template")
     assert code == 200 and not any(t["name_"] == "Deep" for t in body["result"])

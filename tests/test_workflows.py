@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,7 @@ async def test_files_dropped_into_the_folder_are_listed_and_removed_ones_dropped
     await api("GET", "workflows")  # the workspace exists once the server has started
     (folder / "by-hand.json").write_text(json.dumps(graph("by hand")))
     (folder / "notes.json").write_text("[1, 2]")  # not a workflow: ignored, left alone
+    (folder / os.fsdecode(b"\xb2\xe2.json")).write_text(json.dumps(graph("gbk")))  # not UTF-8: once a 500
     (folder / "deep.json").write_text('{"name_": "deep", "x": ' + "[" * 5000 + "]" * 5000 + "}")  # once a 500
     _, body = await api("GET", "workflows")
     assert [w["name_"] for w in body["result"]] == ["by hand"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import BadRequest, Conflict, Forbidden, TooLarge
-from ..workspace import Workspace, check_name, temp_file
+from ..workspace import Workspace, check_name, temp_file, utf8_name
 from .templates import TemplateCatalog
 
 TREE_FOLDERS = ("images", "videos", "audios", "models", "others")  # what nndeploy's resource panel shows
@@ -174,8 +174,8 @@ class FileStore:
         except OSError:
             return  # unreadable folder: shown empty rather than failing the whole tree
         for entry in entries:
-            if entry.name.startswith("."):
-                continue  # hidden files, temporary uploads and partial downloads
+            if entry.name.startswith(".") or not utf8_name(entry.name):
+                continue  # hidden files, temporary uploads and partial downloads; names no client can send back
             if entry.is_symlink() and not _inside(root, Path(entry.path)):
                 continue
             try:

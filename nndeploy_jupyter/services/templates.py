@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import BadRequest, NotFound
 from ..store import Database
-from ..workspace import Workspace
+from ..workspace import Workspace, utf8_name
 from .graphs import load_json, summary
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -113,6 +113,8 @@ class TemplateCatalog:
         entries = []
         for path in sorted(tree.rglob("*.json")):
             if any(part.startswith(".") or part == "node_modules" for part in path.relative_to(tree).parts):
+                continue
+            if not utf8_name(str(path)):
                 continue
             graph = self._read_graph(path)
             if graph is None:

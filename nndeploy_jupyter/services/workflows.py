@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import BadRequest, NotFound
 from ..store import Database
-from ..workspace import Workspace, write_atomically
+from ..workspace import Workspace, utf8_name, write_atomically
 from .graphs import graph_name, parse_graph, summary
 
 
@@ -70,7 +70,8 @@ class WorkflowStore:
         ]
 
     def _sync_folder(self, conn: sqlite3.Connection) -> None:
-        on_disk = {p.name for p in self.folder.glob("*.json") if p.is_file() and not p.name.startswith(".")}
+        on_disk = {p.name for p in self.folder.glob("*.json")
+                   if p.is_file() and not p.name.startswith(".") and utf8_name(p.name)}
         known = {r["filename"] for r in conn.execute("SELECT filename FROM workflows")}
         with conn:
             for gone in known - on_disk:
