@@ -15,6 +15,7 @@ from graphs import (
     canny_image_graph,
     classification_graph,
     fault_graph,
+    simple_plugin,
     write_fault_plugin,
 )
 
@@ -126,6 +127,16 @@ async def test_an_exception_in_the_first_task_of_a_fresh_worker_fails_only_that_
     task = await wait_for(api, failing)
     assert task["state"] == "FAILED" and "deliberate exception" in task["error"]
     assert (await wait_for(api, await submit(api, canny_image_graph(workspace))))["state"] == "SUCCEEDED"
+
+
+async def test_an_error_naming_a_file_that_is_not_utf8_keeps_its_reason(api, workspace: Path):
+    # os.fsdecode(b"\xb2\xe2") has lone surrogates; once they failed the task as "internal error: 'utf-8' codec"
+    raising = '        raise FileNotFoundError("no such file: " + __import__("os").fsdecode(b"\\xb2\\xe2.jpg"))'
+    (workspace / "resources" / "plugin" / "gbk_error.py").write_text(simple_plugin("tests.GbkError", raising))
+    graph = canny_image_graph(workspace)
+    graph["node_repository_"][1]["key_"] = "tests.GbkError"
+    task = await wait_for(api, await submit(api, graph))
+    assert task["state"] == "FAILED" and "no such file: ??.jpg" in task["error"], task["error"]
 
 
 async def test_history_and_queue_survive_a_restart(api, jp_serverapp, workspace: Path):

@@ -132,6 +132,7 @@ BAD_SAVES = [
     (json.dumps({"businessContent": 42}), 400, "businessContent"),
     (json.dumps({"id": "no-such-id", "businessContent": graph("x")}), 404, "no-such-id"),
     ("[" * 1500 + "]" * 1500, 400, "nested"),  # once a RecursionError: 500
+    ('{"businessContent": {"name_": "x\\udcff", "node_repository_": []}}', 400, "not valid Unicode"),  # once 500
     (json.dumps({"businessContent": graph("deep", x=_nested(150))}), 400, "nested"),
     (json.dumps({"businessContent": "[" * 1500 + "]" * 1500}), 400, "nested"),
 ]

@@ -36,7 +36,10 @@ def parse_marker(line: str) -> tuple[str, str] | None:
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    return (json.dumps(message, separators=(",", ":"), default=str) + "\n").encode()
+    """One line of UTF-8 JSON. A lone surrogate (an error naming a file whose name is not UTF-8) becomes "?":
+    escaped, it would reach the server and fail there, in SQLite, in place of the error it carried."""
+    text = json.dumps(message, separators=(",", ":"), default=str, ensure_ascii=False)
+    return (text + "\n").encode("utf-8", "replace")
 
 
 def decode(line: bytes) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..errors import BadRequest
+from ..workspace import utf8_name
 
 MAX_NAME_LENGTH = 200
 MAX_JSON_DEPTH = 100
@@ -24,10 +25,17 @@ def load_json(data: str | bytes, what: str) -> Any:
         raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
     level = [value]
     for _ in range(MAX_JSON_DEPTH):  # breadth first, no recursion
+        if any(not _unicode(v) for v in level) or any(not _unicode(k) for v in level if isinstance(v, dict) for k in v):
+            raise BadRequest(f"{what} holds a string that is not valid Unicode (a lone surrogate escape)")
         level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
         if not level:
             return value
     raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+def _unicode(value: Any) -> bool:
+    """False for a string JSON can carry (``"\\ud800"``) but UTF-8, SQLite and file names cannot."""
+    return not isinstance(value, str) or utf8_name(value)
 
 
 def parse_graph(content: Any) -> dict[str, Any]:
