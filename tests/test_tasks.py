@@ -193,6 +193,9 @@ async def test_an_uploaded_plugin_node_runs_in_the_next_task(api, workspace: Pat
     body, headers = _multipart("broken_nodes.py", BROKEN_PLUGIN.encode())
     code, answer = await api("POST", "nodes/upload", body, headers=headers)
     assert code == 201 and "SyntaxError" in answer["result"]["plugin_error"]
+    body, headers = _multipart("garbage.so", b"\x7fELF not really a library")  # once reported as loaded
+    code, answer = await api("POST", "nodes/upload", body, headers=headers)
+    assert code == 201 and "garbage.so" in (answer["result"]["plugin_error"] or ""), answer
     for bad_name in ("../escape.py", "notes.txt", ".hidden.py"):
         body, headers = _multipart(bad_name, b"x = 1\n")
         code, _ = await api("POST", "nodes/upload", body, headers=headers)

@@ -7,6 +7,7 @@ loaded again when it changes: registering a node key again replaces the old node
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import sys
 from pathlib import Path
@@ -43,7 +44,9 @@ def _load(path: Path) -> None:
     if path.suffix == ".so":
         import nndeploy.base
 
-        nndeploy.base.load_library_from_path(str(path), True)
+        if not nndeploy.base.load_library_from_path(str(path), True):  # it says no by returning False
+            ctypes.CDLL(str(path))  # raises OSError with dlopen's reason ("invalid ELF header", a missing symbol)
+            raise OSError("nndeploy could not load this library")
         return
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
