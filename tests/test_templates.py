@@ -97,6 +97,11 @@ async def test_a_template_listed_under_an_older_id_is_listed_under_the_new_one(a
     assert "an-older-id" not in {t["id"] for t in body["result"]}
 
 
+async def test_a_template_by_name(api):
+    code, body = await api("GET", "template/Image_Edge_Detection")
+    assert code == 200 and body["result"]["name_"] == "Image_Edge_Detection"
+
+
 async def test_unknown_template_is_404(api):
     code, body = await api("GET", "template/not-a-template")
     assert code == 404 and body["flag"] == "error"

@@ -28,12 +28,13 @@ class TemplateCategoriesHandler(ApiHandler):
 
 
 class TemplateHandler(ApiHandler):
-    spec = {"get": "The JSON of one template"}
+    spec = {"get": "The JSON of one template, by id or by name_ (as POST queue accepts it)"}
 
     @web.authenticated
     @authorized
     async def get(self, template_id: str) -> None:
-        self.ok(await self.services.templates.get(template_id), "template load response")
+        templates = self.services.templates
+        self.ok(await templates.get(await templates.find(template_id)), "template load response")
 
 
 ROUTES = [
