@@ -298,6 +298,8 @@ def byte_range(header: str, size: int) -> tuple[int, int] | tuple[()] | None:
         length = int(last)
         return (max(size - length, 0), size) if length and size else ()
     start = int(first)
+    if last and int(last) < start:
+        return None  # "5-2" is not a range at all: RFC 9110 says ignore the header
     end = min(int(last) + 1, size) if last else size
     if start >= size or end <= start:
         return ()
