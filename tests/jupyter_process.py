@@ -23,9 +23,9 @@ class JupyterProcess:
     """``with JupyterProcess(root) as server: server.get("nndeploy/api/workflows")``."""
 
     def __init__(self, root_dir: Path, *args: str, app: str = "jupyter_server", base_url: str = "/",
-                 token: str = "test-token", env: dict[str, str] | None = None):
+                 token: str = "test-token", env: dict[str, str] | None = None, port: int | None = None):
         self.root_dir, self.args, self.app, self.base_url, self.token = root_dir, args, app, base_url, token
-        self.port = free_port()
+        self.port = port or free_port()
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen | None = None
 

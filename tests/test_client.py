@@ -14,15 +14,16 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from graphs import PASS_THROUGH, simple_plugin
-from jupyter_process import free_port
+from jupyter_process import JupyterProcess, free_port
 
-from nndeploy_jupyter import Client, TaskFailed
+from nndeploy_jupyter import Client, Task, TaskFailed
 from nndeploy_jupyter.notebook.client import PluginError
 from nndeploy_jupyter.notebook.discovery import TOKEN_VAR, URL_VAR, ServerNotFound, find_server
 from nndeploy_jupyter.notebook.http import ApiError
@@ -353,3 +354,34 @@ def exploding_graph() -> dict:
                  io_type_="Image", path_="resources/images/exploded.jpg"),
         ],
     }
+
+
+def test_wait_rides_out_a_server_restart(tmp_path: Path) -> None:
+    """A script waiting on a task while the server restarts learns the task's end (INTERRUPTED), not an error."""
+    enabled = "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}"
+    first = JupyterProcess(tmp_path / "root", enabled).start()
+    client = Client(first.url, first.token)
+    try:
+        client.upload_node("slow.py", SLOW_PLUGIN)
+        video = copy.deepcopy(client.graph("Video_Edge_Detection"))
+        next(n for n in video["node_repository_"] if n["name_"] == "Canny")["key_"] = "tests.Slow"
+        task = client.run(video, wait=False)
+        while task.done < 2:
+            time.sleep(0.05)
+        outcome: list = []
+        waiter = threading.Thread(target=lambda: outcome.append(_wait_or_error(task)))
+        waiter.start()
+        first.stop()
+        time.sleep(0.5)  # a moment with no server at all
+        with JupyterProcess(tmp_path / "root", enabled, port=first.port):
+            waiter.join(60)
+    finally:
+        client.close()
+    assert outcome == ["INTERRUPTED"]
+
+
+def _wait_or_error(task: Task) -> str:
+    try:
+        return task.wait(timeout=60, raise_on_failure=False).state
+    except Exception as e:  # what the test must not see
+        return repr(e)

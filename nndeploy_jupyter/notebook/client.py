@@ -7,6 +7,7 @@ one. Calls are blocking; live events arrive on a background thread (:mod:`.strea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -111,7 +112,8 @@ class Task:
                 break
             # Events are the fast path; polls (more often while the WebSocket is down) cover the rest.
             if time.monotonic() >= next_poll:
-                self.refresh()
+                with contextlib.suppress(ConnectionError):  # the server is restarting: its record will be back
+                    self.refresh()
                 live = self.client.stream.connected.is_set()
                 poll_interval = 2.0 if live else min(poll_interval * 2, 1.0)
                 next_poll = time.monotonic() + poll_interval
