@@ -4,15 +4,20 @@ connection, a 404, a slow and a stalled server), with progress and the outcome o
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import random
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
+from graphs import canny_image_graph
 
+from nndeploy_jupyter.services import Services
 from nndeploy_jupyter.services.downloads import DownloadFailed, Downloads
 from nndeploy_jupyter.services.events import EventHub
 from nndeploy_jupyter.workspace import Workspace
@@ -209,3 +214,72 @@ async def test_download_jobs_are_known_by_their_task_id(origin, tmp_path: Path):
     task_id = service.start({"image_url_": [f"http@{host}/files/known.png"]})
     assert service.owns(task_id) and not service.owns("some-other-task")
     await service.stop()
+
+
+@contextlib.contextmanager
+def file_server(folder: Path):
+    """A loopback HTTP server for the files of ``folder``; yields its ``host:port``."""
+    handler = functools.partial(type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None}),
+                                directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_task_fetches_its_input_then_runs(api, tmp_path: Path, workspace: Path):
+    elsewhere = tmp_path / "elsewhere"
+    graph = canny_image_graph(elsewhere)  # its input image exists only on the other machine
+    code, refused = await api("POST", "queue", graph)
+    assert code == 400 and "does not exist" in refused["message"]
+
+    with file_server(elsewhere / "resources" / "images") as host:
+        graph["image_url_"] = [f"http@{host}/canny.in.jpg"]
+        code, answer = await api("POST", "queue", {"graph": graph, "download": True})
+        assert code == 202, answer  # at once: the download runs as part of the task
+        task = await wait_for(api, answer["result"]["task_id"])
+    assert task["state"] == "SUCCEEDED", task["error"]
+    fetched = workspace / "resources" / "images" / "canny.in.jpg"
+    assert fetched.read_bytes() == (elsewhere / "resources" / "images" / "canny.in.jpg").read_bytes()
+    assert (workspace / "resources" / "images" / "canny.out.jpg").is_file()
+
+
+async def test_a_task_cancelled_while_downloading_never_runs(api, origin, workspace: Path):
+    host, _ = origin
+    graph = {**canny_image_graph(workspace), "other_url_": [f"http@{host}/slow/big.bin"]}
+    code, answer = await api("POST", "queue", {"graph": graph, "download": True})
+    assert code == 202
+    task_id = answer["result"]["task_id"]
+    code, cancelled = await api("POST", f"queue/cancel/{task_id}")
+    assert code == 200 and cancelled["result"]["state"] == "CANCELLED"
+    task = await wait_for(api, task_id)
+    assert task["state"] == "CANCELLED" and task["ts_start"] is None
+
+
+async def test_a_failed_download_fails_the_task_with_the_reason(api, workspace: Path):
+    graph = {**canny_image_graph(workspace), "model_url_": ["http@127.0.0.1:9/tiny.onnx"]}  # nothing listens there
+    code, answer = await api("POST", "queue", {"graph": graph, "download": True})
+    assert code == 202
+    task = await wait_for(api, answer["result"]["task_id"])
+    assert task["state"] == "FAILED" and task["error"].startswith("download failed") and task["ts_start"] is None
+
+
+async def test_a_restart_during_the_download_fetches_again_then_runs(api, jp_serverapp, origin, workspace: Path):
+    host, seen = origin
+    graph = {**canny_image_graph(workspace), "other_url_": [f"http@{host}/slow/big.bin"]}
+    _, answer = await api("POST", "queue", {"graph": graph, "download": True})
+    task_id = answer["result"]["task_id"]
+    old: Services = jp_serverapp.web_app.settings["nndeploy"]
+    await old.stop()  # mid-download: the task is still PENDING, its download not done
+    new = jp_serverapp.web_app.settings["nndeploy"] = Services(old.config, old.log)
+    try:
+        await new.start()
+        task = await wait_for(api, task_id)
+        assert task["state"] == "SUCCEEDED", task["error"]
+        assert (workspace / "resources" / "others" / "big.bin").read_bytes() == DATA
+        assert len([path for path, _ in seen if path == "/slow/big.bin"]) == 2
+    finally:
+        await new.stop()

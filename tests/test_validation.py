@@ -144,16 +144,6 @@ async def test_every_shipped_template_queues_by_id(api):
         assert task["result"]["source"] == f"template:{template['id']}"
 
 
-async def test_a_failed_download_refuses_the_task(api, workspace: Path):
-    graph = {**canny_image_graph(workspace), "model_url_": ["http@127.0.0.1:9/tiny.onnx"]}  # nothing listens there
-    _, saved = await api("POST", "workflow/save", {"businessContent": graph})
-    code, answer = await api("POST", "queue", {"workflow_id": saved["result"]["id"], "download": True})
-    assert code == 503 and "download" in answer["message"].lower(), answer
-    await _nothing_queued(api)
-    code, _ = await api("POST", "queue", {"workflow_id": saved["result"]["id"]})  # without download: URLs ignored
-    assert code == 202
-
-
 async def test_pending_tasks_cancel_and_the_history_keeps_the_newest(api, workspace: Path):
     graph = canny_image_graph(workspace)
     task_ids = []

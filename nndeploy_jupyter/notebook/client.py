@@ -233,13 +233,15 @@ class Client:
         priority: int | None = None,
         wait: bool = True,
         timeout: float | None = None,
+        download: bool = False,
     ) -> Task:
         """Queue a graph (a dict, a JSON file, or a saved workflow or template by id or name).
 
-        ``params`` is ``{"<node name_>": {"<key>": value}}``. With ``wait`` (the default) this blocks until
-        the task ends and raises :class:`TaskFailed` if it did not succeed.
+        ``params`` is ``{"<node name_>": {"<key>": value}}``. ``download`` first fetches the resources the graph
+        names (``model_url_``, ``image_url_``...) into ``resources/``, as part of the task. With ``wait`` (the
+        default) this blocks until the task ends and raises :class:`TaskFailed` if it did not succeed.
         """
-        task = self.task(self._submit(target, params or {}, priority), refresh=False)
+        task = self.task(self._submit(target, params or {}, priority, download), refresh=False)
         return task.wait(timeout) if wait else task
 
     def task(self, task_id: str, refresh: bool = True) -> Task:
@@ -286,24 +288,20 @@ class Client:
         if task is not None:
             task.apply(event)
 
-    def _submit(self, target: dict | str | Path, params: Params, priority: int | None) -> str:
-        if isinstance(target, dict):
-            return self._submit_graph(target, params, priority)
-        path = Path(target).expanduser()
-        if path.suffix.lower() == ".json" or path.is_file():
+    def _submit(self, target: dict | str | Path, params: Params, priority: int | None, download: bool) -> str:
+        body: dict[str, Any] = {"params": params, "download": download}
+        if priority is not None:
+            body["priority"] = priority
+        path = Path(target).expanduser() if not isinstance(target, dict) else None
+        if path is None:
+            body["graph"] = target
+        elif path.suffix.lower() == ".json" or path.is_file():
             if not path.is_file():
                 raise FileNotFoundError(f"no workflow file {str(path)!r}")
-            return self._submit_graph(json.loads(path.read_text(encoding="utf-8")), params, priority)
-        kind, item_id = self.find(str(target))
-        body = {f"{kind}_id": item_id, "params": params}
-        if priority is not None:
-            body["priority"] = priority
-        return self.http.call("POST", "queue", body)["task_id"]
-
-    def _submit_graph(self, graph: dict[str, Any], params: Params, priority: int | None) -> str:
-        body: dict[str, Any] = {"graph": graph, "params": params}
-        if priority is not None:
-            body["priority"] = priority
+            body["graph"] = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            kind, item_id = self.find(str(target))
+            body[f"{kind}_id"] = item_id
         return self.http.call("POST", "queue", body)["task_id"]
 
     def find(self, id_or_name: str) -> tuple[str, str]:

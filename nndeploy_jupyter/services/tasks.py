@@ -41,6 +41,7 @@ class _Queued:
     seq: int
     task_id: str = field(compare=False)
     graph: dict[str, Any] = field(compare=False, repr=False)
+    download: bool = field(default=False, compare=False)  # fetch the graph's *_url_ resources first
 
 
 @dataclass
@@ -74,6 +75,7 @@ class TaskQueue:
         self.downloads = downloads
         self._heap: list[_Queued] = []
         self._queued: dict[str, _Queued] = {}  # PENDING; heap entries missing here were cancelled
+        self._fetching: dict[str, asyncio.Task[None]] = {}  # PENDING, downloading what the graph names
         self._unqueuing: set[str] = set()  # cancelled while PENDING, until their end is recorded
         self._running: dict[str, _Running] = {}
         self._executions: set[asyncio.Task[None]] = set()
@@ -87,15 +89,18 @@ class TaskQueue:
         interrupted, pending = await self.db.run(_reconcile)
         for task_id in interrupted:
             self._publish_outcome(task_id, _outcome("INTERRUPTED", INTERRUPTED_REASON))
-        for entry in pending:
-            self._enqueue(entry)
         self._stopping = False
+        for entry in pending:
+            self._admit(entry)
         self._dispatcher = asyncio.ensure_future(self._dispatch_loop())
 
     async def stop(self) -> None:
         """Stop handing out tasks. Outcomes arriving from now on are not recorded: the next start marks the
         tasks in flight INTERRUPTED, as after a crash."""
         self._stopping = True
+        for job in list(self._fetching.values()):  # their rows stay PENDING: the next start fetches again
+            job.cancel()
+        await asyncio.gather(*self._fetching.values(), return_exceptions=True)
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,19 +124,16 @@ class TaskQueue:
         task_id = str(uuid.uuid4())
         if params:
             graph = apply_params(graph, params)
-        if download:
-            try:
-                await self.downloads.fetch_for_graph(task_id, graph)
-            except ApiError as e:  # same status, said to be the download's
-                raise type(e)(f"download failed, task not queued: {e.message}") from None
         node_keys = await self.catalogue.node_keys()
-        await asyncio.to_thread(validate_graph, graph, node_keys, self.workspace)
+        # With downloads, input files may be among those to fetch: they are checked again once fetched.
+        await asyncio.to_thread(validate_graph, graph, node_keys, self.workspace, download)
         name = graph.get("name_") if isinstance(graph.get("name_"), str) else ""
         row = {"id": task_id, "priority": priority, "name": name, "graph": json.dumps(graph), "source": source,
-               "params": json.dumps(params) if params else None, "submitted_at": time.time()}
+               "params": json.dumps(params) if params else None, "submitted_at": time.time(),
+               "download": int(download)}
         seq = await self.db.run(lambda conn: _insert(conn, row))
-        self._enqueue(_Queued(priority, seq, task_id, graph))
         self._publish_status(task_id, "PENDING", priority=priority, name=name)
+        self._admit(_Queued(priority, seq, task_id, graph, download))
         return task_id
 
     async def get(self, task_id: str) -> dict[str, Any]:
@@ -142,13 +144,13 @@ class TaskQueue:
 
     def live_state(self, task_id: str) -> str | None:
         """The state of a task still in the queue or running, from memory; None once it has ended (or never was)."""
-        if task_id in self._queued or task_id in self._unqueuing:
+        if task_id in self._queued or task_id in self._unqueuing or task_id in self._fetching:
             return "PENDING"
         running = self._running.get(task_id)
         return running.state if running else None
 
     def live_states(self) -> dict[str, str]:
-        pending = {t: "PENDING" for t in (*self._queued, *self._unqueuing)}
+        pending = {t: "PENDING" for t in (*self._queued, *self._unqueuing, *self._fetching)}
         return {**pending, **{t: r.state for t, r in self._running.items()}}
 
     async def info(self) -> dict[str, list[dict[str, Any]]]:
@@ -178,6 +180,9 @@ class TaskQueue:
         if task_id in self._queued:
             await self._cancel_pending([task_id], "cancelled before it ran")
             return await self.get(task_id)
+        if task_id in self._fetching:
+            await self._cancel_fetching({task_id: self._fetching[task_id]}, "cancelled while its downloads ran")
+            return await self.get(task_id)
         running = self._running.get(task_id)
         if running is None:
             record = await self.get(task_id)
@@ -190,15 +195,59 @@ class TaskQueue:
 
     async def flush(self) -> list[str]:
         """Cancel every pending task; each gets its status events, then one ``system`` summary goes out."""
-        cancelled = list(self._queued)
+        queued = list(self._queued)
+        # a job may have just queued its task; the others are stopped now, before an await lets one finish
+        fetching = {t: job for t, job in self._fetching.items() if t not in self._queued}
+        for job in fetching.values():
+            job.cancel()
         self._heap.clear()
-        if cancelled:
-            await self._cancel_pending(cancelled, "flushed from the queue")
+        if queued:
+            await self._cancel_pending(queued, "flushed from the queue")
+        if fetching:
+            await self._cancel_fetching(fetching, "flushed from the queue while its downloads ran")
+        cancelled = queued + list(fetching)
         self.events.publish("system", None, message="queue flushed", event="queue_flushed",
                             detail={"cancelled": cancelled})
         return cancelled
 
     # -- dispatch -----------------------------------------------------------------------------------
+
+    def _admit(self, entry: _Queued) -> None:
+        """A PENDING task joins the queue, or first fetches what its graph names."""
+        if not entry.download:
+            self._enqueue(entry)
+            return
+        job = asyncio.ensure_future(self._fetch_inputs(entry))
+        self._fetching[entry.task_id] = job
+        job.add_done_callback(lambda _: self._fetching.pop(entry.task_id, None))
+
+    async def _fetch_inputs(self, entry: _Queued) -> None:
+        """Download what the graph names (events on the task's channel), check its inputs now exist, then queue
+        it. A failed download or a still-missing input ends the task FAILED with the reason."""
+        try:
+            await self.downloads.fetch_for_graph(entry.task_id, entry.graph)
+            node_keys = await self.catalogue.node_keys()
+            await asyncio.to_thread(validate_graph, entry.graph, node_keys, self.workspace)
+            await self.db.run(lambda conn: _fetched(conn, entry.task_id))
+        except ApiError as e:
+            await self._finish(entry.task_id, _outcome("FAILED", f"download failed: {e.message}"))
+            return
+        except Exception as e:  # a bug here must not leave the task PENDING forever
+            self.log.exception("task %s: downloads failed", entry.task_id)
+            await self._finish(entry.task_id, _outcome("FAILED", f"download failed: {type(e).__name__}: {e}"))
+            return
+        self._enqueue(entry)
+
+    async def _cancel_fetching(self, jobs: dict[str, asyncio.Task[None]], reason: str) -> None:
+        """End tasks whose downloads were running (their rows are still PENDING): stop the jobs, record, tell."""
+        for job in jobs.values():
+            job.cancel()
+        await asyncio.gather(*jobs.values(), return_exceptions=True)
+        task_ids = [t for t, job in jobs.items() if job.cancelled()]  # not those that had just ended on their own
+        outcome, now = _outcome("CANCELLED", reason), time.time()
+        await self.db.run(lambda conn: _record_outcomes(conn, task_ids, outcome, now, self.history_limit))
+        for task_id in task_ids:
+            self._publish_outcome(task_id, outcome)
 
     def _enqueue(self, entry: _Queued) -> None:
         self._queued[entry.task_id] = entry
@@ -365,17 +414,23 @@ def _reconcile(conn: sqlite3.Connection) -> tuple[list[str], list[_Queued]]:
         interrupted = [r["id"] for r in conn.execute("SELECT id FROM tasks WHERE state IN ('DISPATCHED','RUNNING')")]
         conn.execute("UPDATE tasks SET state='INTERRUPTED', finished_at=?, error=? "
                      "WHERE state IN ('DISPATCHED','RUNNING')", (now, INTERRUPTED_REASON))
-    rows = conn.execute("SELECT id, priority, seq, graph FROM tasks WHERE state='PENDING'").fetchall()
-    return interrupted, [_Queued(r["priority"], r["seq"], r["id"], json.loads(r["graph"])) for r in rows]
+    rows = conn.execute("SELECT id, priority, seq, graph, download FROM tasks WHERE state='PENDING'").fetchall()
+    return interrupted, [_Queued(r["priority"], r["seq"], r["id"], json.loads(r["graph"]), bool(r["download"]))
+                         for r in rows]
 
 
 def _insert(conn: sqlite3.Connection, row: dict[str, Any]) -> int:
     with conn:
         cursor = conn.execute(
-            "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at) "
-            "VALUES (:id, 'PENDING', :priority, :name, :graph, :source, :params, :submitted_at)", row)
+            "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at, download) "
+            "VALUES (:id, 'PENDING', :priority, :name, :graph, :source, :params, :submitted_at, :download)", row)
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def _fetched(conn: sqlite3.Connection, task_id: str) -> None:
+    with conn:
+        conn.execute("UPDATE tasks SET download=0 WHERE id=?", (task_id,))
 
 
 def _update(conn: sqlite3.Connection, task_id: str, state: str, stamp: str, now: float, pid: int | None) -> None:

@@ -23,8 +23,9 @@ Graph = dict[str, Any]
 _STREAM_SCHEMES = ("http://", "https://", "rtsp://", "rtmp://")
 
 
-def validate_graph(graph: Any, node_keys: set[str], workspace: Workspace) -> None:
-    """Raise :class:`BadRequest` naming the node and the reason when ``graph`` must not run."""
+def validate_graph(graph: Any, node_keys: set[str], workspace: Workspace, inputs_fetched_later: bool = False) -> None:
+    """Raise :class:`BadRequest` naming the node and the reason when ``graph`` must not run.
+    ``inputs_fetched_later``: the graph's downloads have not run yet, so its input files may not exist yet."""
     if not isinstance(graph, dict):
         raise BadRequest("the graph must be a JSON object")
     repository = graph.get("node_repository_")
@@ -32,7 +33,7 @@ def validate_graph(graph: Any, node_keys: set[str], workspace: Workspace) -> Non
         raise BadRequest("the graph has no node_repository_ list")
     if not repository:
         raise BadRequest("the graph has no nodes")
-    _check_level(repository, node_keys, workspace, parent=None)
+    _check_level(repository, node_keys, workspace, None, inputs_fetched_later)
     _check_edges(graph, repository)
 
 
@@ -71,7 +72,8 @@ def _walk(repository: list[Any]) -> Iterator[Graph]:
         level = [c for n in level for c in (n.get("node_repository_") or []) if isinstance(c, dict)]
 
 
-def _check_level(repository: list[Any], node_keys: set[str], workspace: Workspace, parent: str | None) -> None:
+def _check_level(repository: list[Any], node_keys: set[str], workspace: Workspace, parent: str | None,
+                 inputs_fetched_later: bool) -> None:
     where = f" inside {parent!r}" if parent else ""
     seen: set[str] = set()
     for index, node in enumerate(repository):
@@ -91,12 +93,12 @@ def _check_level(repository: list[Any], node_keys: set[str], workspace: Workspac
         for field in ("inputs_", "outputs_"):
             if not all(isinstance(e, dict) and isinstance(e.get("name_"), str) for e in node.get(field) or []):
                 raise BadRequest(f"node {name!r}{where}: every entry of {field} needs a name_")
-        _check_paths(node, workspace)
+        _check_paths(node, workspace, inputs_fetched_later)
         children = node.get("node_repository_")
         if children:
             if not isinstance(children, list):
                 raise BadRequest(f"node {name!r}{where}: node_repository_ must be a list")
-            _check_level(children, node_keys, workspace, parent=name)
+            _check_level(children, node_keys, workspace, name, inputs_fetched_later)
     _check_acyclic(repository, where)
 
 
@@ -138,7 +140,7 @@ def _check_acyclic(repository: list[Graph], where: str) -> None:
         raise BadRequest(f"node {names[0]!r}{where} is in a cycle (nodes involved: {', '.join(names)})")
 
 
-def _check_paths(node: Graph, workspace: Workspace) -> None:
+def _check_paths(node: Graph, workspace: Workspace, inputs_fetched_later: bool) -> None:
     """What a node reads must exist and what it writes goes to an existing folder, both inside ``resources/``.
 
     Read: an Input node's ``path_`` (a file, or a folder for image-folder decoders) and a video encoder's
@@ -149,7 +151,7 @@ def _check_paths(node: Graph, workspace: Workspace) -> None:
     """
     role = node.get("node_type_")
     if role == "Input" and "path_" in node:
-        _check_read(node, "path_", workspace)
+        _check_read(node, "path_", workspace, inputs_fetched_later)
     elif role == "Output" and "path_" in node:
         written = _confined(node, "path_", workspace)
         if not written.parent.is_dir():
@@ -160,18 +162,18 @@ def _check_paths(node: Graph, workspace: Workspace) -> None:
     if isinstance(param, dict) and param.get("path_") and not _is_stream(param["path_"]):
         _confined({"name_": node["name_"], "param_.path_": param["path_"]}, "param_.path_", workspace)
     if node.get("ref_path_"):
-        _check_read(node, "ref_path_", workspace)
+        _check_read(node, "ref_path_", workspace, inputs_fetched_later)
 
 
 def _is_stream(path: Any) -> bool:
     return isinstance(path, str) and (path.lower().startswith(_STREAM_SCHEMES) or path.isdigit())
 
 
-def _check_read(node: Graph, field: str, workspace: Workspace) -> None:
+def _check_read(node: Graph, field: str, workspace: Workspace, may_be_missing: bool) -> None:
     path = node[field]
     if _is_stream(path):
         return
-    if not _confined(node, field, workspace).exists():
+    if not _confined(node, field, workspace).exists() and not may_be_missing:
         raise BadRequest(f"node {node['name_']!r}: input {path!r} ({field}) does not exist")
 
 

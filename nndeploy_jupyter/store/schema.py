@@ -52,4 +52,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX tasks_queue_order ON tasks (state, priority, seq);
     CREATE INDEX tasks_finished ON tasks (finished_at)
     """,
+    # 3: tasks that fetch their graph's *_url_ resources before they queue (POST queue with "download": true).
+    """
+    ALTER TABLE tasks ADD COLUMN download INTEGER NOT NULL DEFAULT 0
+    """,
 ]
