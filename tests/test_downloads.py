@@ -272,6 +272,8 @@ async def test_a_restart_during_the_download_fetches_again_then_runs(api, jp_ser
     graph = {**canny_image_graph(workspace), "other_url_": [f"http@{host}/slow/big.bin"]}
     _, answer = await api("POST", "queue", {"graph": graph, "download": True})
     task_id = answer["result"]["task_id"]
+    while ("/slow/big.bin", None) not in seen:  # the download has begun
+        await asyncio.sleep(0.01)
     old: Services = jp_serverapp.web_app.settings["nndeploy"]
     await old.stop()  # mid-download: the task is still PENDING, its download not done
     new = jp_serverapp.web_app.settings["nndeploy"] = Services(old.config, old.log)
