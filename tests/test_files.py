@@ -155,6 +155,8 @@ async def test_upload_refusals(call, resources: Path):
     assert code == 403
     code, _ = await upload(call, "db", "nndeploy.db", b"x", overwrite="true")
     assert code == 403
+    code, body = await upload(call, "newtop", "a.txt", b"x")  # a top folder the resource tree would never show
+    assert code == 400 and "is not inside one of resources/" in body["message"]
     code, body = await call("POST", "files/upload?file_path=images", b"plain", headers={"Content-Type": "text/plain"})
     assert code == 400 and "multipart" in body["message"]
     body, headers = multipart("a.txt", b"x", field="other")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import BadRequest, Conflict, Forbidden, TooLarge
-from ..workspace import Workspace, check_name, temp_file, utf8_name
+from ..workspace import RESOURCE_FOLDERS, Workspace, check_name, temp_file, utf8_name
 from .templates import TemplateCatalog
 
 TREE_FOLDERS = ("images", "videos", "audios", "models", "others")  # what nndeploy's resource panel shows
@@ -139,6 +139,9 @@ class FileStore:
         """The folder an upload may go to (400/403 otherwise); checked before any byte is read."""
         folder = await asyncio.to_thread(self.workspace.resolve, client_folder)
         self._check_writable(folder, client_folder)
+        top = folder.relative_to(self.workspace.resources.resolve()).parts[0]
+        if top not in RESOURCE_FOLDERS:  # a new top folder would be invisible to nndeploy's resource tree
+            raise BadRequest(f"{client_folder!r} is not inside one of resources/{{{','.join(RESOURCE_FOLDERS)}}}")
         return folder
 
     async def start_upload(self, client_folder: str, filename: str, overwrite: bool = False) -> Upload:
