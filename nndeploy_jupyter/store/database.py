@@ -49,11 +49,6 @@ class Database:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number}")
 
-    @property
-    def schema_version(self) -> int:
-        assert self._conn is not None
-        return self._conn.execute("PRAGMA user_version").fetchone()[0]
-
     def _submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
@@ -66,10 +61,6 @@ class Database:
             self.open_sync()
         assert self._conn is not None
         return fn(self._conn)
-
-    def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """For worker threads that already are off the event loop (the task dispatcher)."""
-        return self._executor.submit(self._call, fn).result()
 
     def close(self) -> None:
         def _close() -> None:
