@@ -133,7 +133,7 @@ async def test_a_bad_frame_gets_an_error_and_the_socket_lives(api, jp_ws_fetch, 
 
 async def test_openapi_documents_the_socket_as_its_upgrading_get(api):
     _, spec = await api("GET", "openapi.json")
-    socket = spec["paths"]["/nndeploy/api/ws/progress"]
+    socket = spec["paths"]["/ws/progress"]
     assert list(socket) == ["get"] and "101" in socket["get"]["responses"]
 
 
