@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from traitlets import Int
+from traitlets import Int, Unicode
 
 from nndeploy_jupyter.errors import BadRequest
 from nndeploy_jupyter.runtime.executor import BaseExecutor, Emit, ExecutorContext, ExecutorTask, Started
@@ -64,6 +64,7 @@ class _Run:
 
 class FakeExecutor(BaseExecutor):
     slots = Int(1, config=True, help="tasks it runs at once once started")
+    start_error = Unicode("", config=True, help="when set, start() fails with this reason (as a failed probe would)")
 
     def __init__(self, context: ExecutorContext, **kwargs: Any):
         super().__init__(context, **kwargs)
@@ -74,6 +75,8 @@ class FakeExecutor(BaseExecutor):
         self.capacity_calls = 0
 
     async def start(self) -> None:
+        if self.start_error:
+            raise RuntimeError(self.start_error)
         self.up = True
         self.capacity_changed()
 

@@ -7,6 +7,7 @@ so each story takes milliseconds. The same stories with real workers are in test
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from mocks import FakeExecutor, fake_graph, queue_on
 
 from nndeploy_jupyter.errors import Conflict, NotFound
 from nndeploy_jupyter.schemas import EventEnvelope, TaskState
+from nndeploy_jupyter.services import Services, ServicesConfig
 from nndeploy_jupyter.store import Database
 from nndeploy_jupyter.workspace import Workspace
 
@@ -236,6 +238,26 @@ async def test_after_a_crash_the_next_start_interrupts_and_a_late_outcome_change
                 assert crashed.states(running)[-1] == "RUNNING"  # the refused outcome was never published
     finally:
         await asyncio.to_thread(db.close)
+
+
+async def test_an_executor_that_cannot_start_says_why_and_tasks_wait(tmp_path: Path):
+    config = ServicesConfig(tmp_path / "ws", executor_factory=lambda context, log: FakeExecutor(
+        context, start_error="the cluster does not see /data/nndeploy", log=log))
+    services = Services(config, logging.getLogger("test-queue"))
+    heard: list[EventEnvelope] = []
+    services.events.bind(services.events.subscribe(heard.append), "*")
+    await services.start()
+    try:
+        for _ in range(500):  # the executor starts in the background
+            if any(e.result.type == "system" for e in heard):
+                break
+            await asyncio.sleep(0.01)
+        [failed] = [e for e in heard if e.result.type == "system"]
+        assert failed.result.event == "executor_failed"
+        assert failed.result.detail == {"error": "RuntimeError: the cluster does not see /data/nndeploy"}
+        assert services.executor.capacity() == 0
+    finally:
+        await services.stop()
 
 
 # -- the executor as the extension's configuration names it -------------------------------------------------
