@@ -12,6 +12,7 @@ from pathlib import Path
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, List, Unicode, default
 
+from .activity import TaskActivity
 from .handlers import ROUTES
 from .notebook.discovery import kernel_environment
 from .services import Services, ServicesConfig
@@ -47,6 +48,8 @@ class NnDeployExtension(ExtensionApp):
         help="Seconds a running task may take to stop after a cancel before its worker is killed.",
     )
 
+    activity: TaskActivity | None = None
+
     @default("workspace")
     def _default_workspace(self) -> str:
         return str(Path(self.serverapp.root_dir) / "nndeploy")
@@ -66,6 +69,11 @@ class NnDeployExtension(ExtensionApp):
         self.log.info("nndeploy workspace: %s", config.workspace)
         # Kernels inherit the server's environment: this is how nndeploy_jupyter.Client() finds its server.
         os.environ.update(kernel_environment(self.serverapp))
+        # The hub's idle culler must not stop a server whose tasks run (as jupyter_server's own
+        # shutdown_no_activity, a periodic callback started here: the server's loop exists, tasks may not yet).
+        self.activity = TaskActivity(self.serverapp.web_app.settings["last_activity_times"],
+                                     self.services.tasks.live_states)
+        self.activity.start()
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((f"/nndeploy/api/{path}", handler) for path, handler in ROUTES)
@@ -75,4 +83,6 @@ class NnDeployExtension(ExtensionApp):
         await self.services.start()
 
     async def stop_extension(self) -> None:
+        if self.activity is not None:
+            self.activity.stop()
         await self.services.stop()
