@@ -7,31 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jupyter_core.paths import jupyter_path
+from browser import NO_NEWS, PANEL, TAB, TIMEOUT_MS, launch, link_labextension, needs_browser
 from jupyter_process import JupyterProcess
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO_BUILD = Path(__file__).resolve().parents[1] / "nndeploy_jupyter" / "labextension"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TAB = '.jp-SideBar.jp-mod-left li[data-id="nndeploy-jupyter-panel"]'
-PANEL = "#nndeploy-jupyter-panel"
-TIMEOUT_MS = 60_000  # two busy cores: JupyterLab's first page load can take a while
-
-
-def built_labextension() -> Path | None:
-    """The repository's build output, else an installed copy (``share/jupyter/labextensions``)."""
-    installed = [Path(p) / "nndeploy-jupyter" for p in jupyter_path("labextensions")]
-    return next((d for d in [REPO_BUILD, *installed] if (d / "package.json").is_file()), None)
-
-
-LABEXTENSION = built_labextension()
-
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
-    pytest.mark.skipif(LABEXTENSION is None, reason="the labextension is not built (jlpm build:prod)"),
-]
+pytestmark = needs_browser
 
 
 def workflow(name: str) -> dict:
@@ -40,12 +20,10 @@ def workflow(name: str) -> dict:
 
 def start_lab(root: Path, extension_enabled: bool) -> JupyterProcess:
     """JupyterLab with this checkout's labextension first on the path and every user-level dir isolated."""
-    extensions = root / "labextensions"
-    extensions.mkdir(parents=True)
-    (extensions / "nndeploy-jupyter").symlink_to(LABEXTENSION, target_is_directory=True)
+    extensions = link_labextension(root / "labextensions")
     settings = root / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)  # no "get Jupyter news?" toast over the page
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps(NO_NEWS))
     env = {"JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTERLAB_SETTINGS_DIR": str(root / "lab-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces")}
     return JupyterProcess(
@@ -89,7 +67,7 @@ def browser():
     """Per test: playwright's sync API marks its own loop as running, which pytest-jupyter's per-test loop
     teardown cannot bear, so playwright must be gone before that teardown."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = launch(p)
         yield browser
         browser.close()
 
