@@ -16,8 +16,6 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 CHECKOUT = str(Path(__file__).resolve().parent.parent)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH")) if p)
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's; browser tests never download one
-ARTIFACTS = Path(CHECKOUT) / "build" / "test-artifacts"  # screenshots a test leaves for people to look at
 
 API = ("nndeploy", "api")
 NO_AUTH = {"Authorization": ""}  # jp_fetch only setdefault()s the token header
@@ -64,6 +62,29 @@ def api(jp_fetch):
         return response.code, (json.loads(text) if text else None)
 
     return call
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell at teardown that the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def browser(request):
+    """Debian's Chromium (see lab_browser.py). A failed test leaves a screenshot of each of its pages in
+    ``tests/artefacts/``."""
+    from lab_browser import chromium, keep_screenshot
+
+    with chromium() as browser:
+        yield browser
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            pages = [page for context in browser.contexts for page in context.pages]
+            for number, page in enumerate(pages):
+                keep_screenshot(page, f"FAILED-{request.node.name}-{number}")
 
 
 FINAL_STATES = {"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"}

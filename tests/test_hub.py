@@ -13,20 +13,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from browser import (
-    LABEXTENSION,
-    NEEDS_CHROMIUM,
-    NEEDS_LABEXTENSION,
-    NO_NEWS,
-    TAB,
-    TIMEOUT_MS,
-    launch,
-    link_labextension,
-)
-from conftest import ARTIFACTS, CHECKOUT, figure, requires_tool
+from conftest import CHECKOUT, figure, requires_tool
 from graphs import fault_graph, write_fault_plugin
 from hub_process import JUPYTERHUB, PROXY, Hub, UserServer, fetch
-from playwright.sync_api import sync_playwright
+from lab_browser import (
+    LABEXTENSION,
+    REQUIRES_CHROMIUM,
+    REQUIRES_LABEXTENSION,
+    TAB,
+    TIMEOUT_MS,
+    chromium,
+    keep_screenshot,
+    link_labextension,
+    quiet_lab_settings,
+)
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
@@ -48,9 +48,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory):
         args.append(f"--LabApp.extra_labextensions_path={link_labextension(state / 'labextensions')}")
     hub = Hub(state, args)
     for user in USERS:  # JupyterLab's user settings live in the user's home
-        settings = hub.home(user) / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-        settings.mkdir(parents=True)
-        (settings / "notification.jupyterlab-settings").write_text(json.dumps(NO_NEWS))
+        quiet_lab_settings(hub.home(user) / ".jupyter" / "lab" / "user-settings")
     write_fault_plugin(hub.home("alice") / "nndeploy" / "resources" / "plugin")  # workers load it at start
     try:
         figure(f"hub: up in {hub.start():.1f} s; "
@@ -250,27 +248,21 @@ def test_a_running_task_keeps_alices_server_active_for_the_hub(hub: Hub, servers
 # -- a browser -------------------------------------------------------------------------------------------
 
 
-@NEEDS_CHROMIUM
-@NEEDS_LABEXTENSION
+@REQUIRES_CHROMIUM
+@REQUIRES_LABEXTENSION
 def test_login_through_the_hub_then_the_panel_lists_the_templates(hub: Hub):
-    with sync_playwright() as p:
-        browser = launch(p)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(f"{hub.url}/hub/login")
-            page.fill("input[name=username]", "alice")
-            page.fill("input[name=password]", "anything")
-            page.click("input[type=submit], button[type=submit]")
-            page.wait_for_url("**/user/alice/lab**")
-            page.wait_for_selector("#jupyterlab-splash", state="detached")
-            page.locator(TAB).click()
-            page.get_by_text(TEMPLATE, exact=True).first.wait_for()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "hub-panel.png"))
-        finally:
-            browser.close()
-    figure(f"hub: alice's panel in JupyterLab, screenshot {ARTIFACTS / 'hub-panel.png'}")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"{hub.url}/hub/login")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "anything")
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_url("**/user/alice/lab**")
+        page.wait_for_selector("#jupyterlab-splash", state="detached")
+        page.locator(TAB).click()
+        page.get_by_text(TEMPLATE, exact=True).first.wait_for()
+        figure(f"hub: alice's panel after the hub's login page: {keep_screenshot(page, 'hub-panel')}")
 
 
 # -- restarts (last: it restarts the module's hub) ------------------------------------------------------
