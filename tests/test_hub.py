@@ -43,7 +43,7 @@ TEMPLATE = "Image_Edge_Detection"
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("hub")
-    args = []
+    args = ["--NnDeployExtension.cancel_grace_seconds=1"]  # hung test tasks are cancelled quickly
     if LABEXTENSION is not None:  # this checkout's panel build, not an installed copy
         args.append(f"--LabApp.extra_labextensions_path={link_labextension(state / 'labextensions')}")
     hub = Hub(state, args)
@@ -64,8 +64,9 @@ def servers(hub: Hub) -> dict[str, UserServer]:
     return {user: UserServer(hub, user, hub.token(user)) for user in USERS}
 
 
-def bind_all(ws: ClientConnection) -> None:
-    ws.send(json.dumps({"type": "bind", "task_id": "*"}))
+def bind(ws: ClientConnection, task_id: str = "*") -> None:
+    """Follow a task (its past events are replayed first), or every task from now on (``*``)."""
+    ws.send(json.dumps({"type": "bind", "task_id": task_id}))
 
 
 def events_until(ws: ClientConnection, done, timeout: float = 180) -> list[dict]:
@@ -94,10 +95,10 @@ def test_each_user_reaches_their_own_api_and_websocket_through_the_proxy(hub: Hu
     server = servers[user]
     assert server.result("GET", "resources") == str(hub.home(user) / "nndeploy" / "resources")
     with server.events() as ws:
-        bind_all(ws)
         task_id = server.result("POST", "queue", {"template_id": template_id(server)}, expect=202)["task_id"]
+        bind(ws, task_id)
         events = events_until(ws, ended(task_id))
-    states = [e["state"] for e in events if e["type"] == "status" and e["task_id"] == task_id]
+    states = [e["state"] for e in events if e["type"] == "status" and not e.get("snapshot")]
     assert states == ["PENDING", "DISPATCHED", "RUNNING", "SUCCEEDED"]
     assert events[-1]["state"] == "SUCCEEDED"
     [output] = server.result("GET", f"queue/{task_id}")["outputs"]
@@ -139,22 +140,28 @@ def test_workflows_queues_histories_and_event_streams_are_separate(hub: Hub, ser
     code, _ = bob.api("GET", f"workflow/{mine}")
     assert code == 404
 
-    video = template_id(alice, "Video_Edge_Detection")  # a few seconds: long enough to be seen in flight
+    holding = fault_graph(hub.home("alice") / "nndeploy", "holding", fault="hang")  # in flight until cancelled
     with alice.events() as alice_ws, bob.events() as bob_ws:
-        bind_all(alice_ws)
-        bind_all(bob_ws)
-        hers = alice.result("POST", "queue", {"template_id": video}, expect=202)["task_id"]
+        bind(alice_ws)
+        bind(bob_ws)
+        first = bob.result("POST", "queue", {"template_id": template_id(bob)}, expect=202)["task_id"]
+        bind(bob_ws, first)  # frames are handled in order: once its events come, bob's "*" is bound
+        events_until(bob_ws, ended(first))
+        hers = alice.result("POST", "queue", holding, expect=202)["task_id"]
+        bind(alice_ws, hers)
         code, _ = bob.api("GET", f"queue/{hers}")
         assert code == 404
         bob_queue = bob.result("GET", "queue/info")
         assert hers not in {t["task_id"] for group in bob_queue.values() for t in group}
         alice_queue = alice.result("GET", "queue/info")
         assert hers in {t["task_id"] for group in alice_queue.values() for t in group}
+        assert alice.result("POST", f"queue/cancel/{hers}")["state"] == "CANCELLED"
         events_until(alice_ws, ended(hers))
         his = bob.result("POST", "queue", {"template_id": template_id(bob)}, expect=202)["task_id"]
+        bind(bob_ws, his)
         bob_events = events_until(bob_ws, ended(his))
 
-    assert {e["task_id"] for e in bob_events} <= {his, None}  # nothing of hers reached his socket
+    assert {e["task_id"] for e in bob_events} <= {his, None}  # nothing of hers reached his socket meanwhile
     assert hers in {t["task_id"] for t in alice.result("GET", "queue/history")["items"]}
     assert hers not in {t["task_id"] for t in bob.result("GET", "queue/history")["items"]}
     assert his not in {t["task_id"] for t in alice.result("GET", "queue/history")["items"]}

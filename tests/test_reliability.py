@@ -69,7 +69,7 @@ def extension_config(request) -> dict:
 
 
 class Watch:
-    """One socket bound to ``*``, read in the background: every event, by task."""
+    """One socket, read in the background: every event of the tasks it follows, by task."""
 
     def __init__(self, ws):
         self.ws = ws
@@ -78,9 +78,12 @@ class Watch:
 
     @classmethod
     async def open(cls, jp_ws_fetch) -> Watch:
-        ws = await jp_ws_fetch("nndeploy", "api", "ws", "progress")
-        await ws.write_message(json.dumps({"type": "bind", "task_id": "*"}))
-        return cls(ws)
+        return cls(await jp_ws_fetch("nndeploy", "api", "ws", "progress"))
+
+    async def follow(self, task_id: str) -> str:
+        """Bind the task: what it already sent is replayed, the rest follows."""
+        await self.ws.write_message(json.dumps({"type": "bind", "task_id": task_id}))
+        return task_id
 
     async def _read(self) -> None:
         while (message := await self.ws.read_message()) is not None:
@@ -118,8 +121,8 @@ async def test_a_hundred_worker_deaths_in_a_row(api, jp_ws_fetch, workspace: Pat
         n = len(plan)  # each task its own input file: a graph builder rewrites it while another task reads it
         graph = fault_graph(workspace, f"fault{n}", fault="hang", print_lines=1) if kind in OUTSIDE else \
             fault_graph(workspace, f"fault{n}", fault=kind)
-        plan.append((kind, await submit(api, graph)))
-        plan.append(("good", await submit(api, canny_image_graph(workspace, f"good{n}"))))
+        plan.append((kind, await watch.follow(await submit(api, graph))))
+        plan.append(("good", await watch.follow(await submit(api, canny_image_graph(workspace, f"good{n}")))))
     for kind, task_id in plan:  # the hangs, in the order they run: kill the worker, or cancel the task
         if kind in OUTSIDE:
             await watch.wait(task_id, inside_the_fault_node)
@@ -225,6 +228,11 @@ class Socket(threading.Thread):
         self.start()
         assert self.connected.wait(60), "the socket did not open"
 
+    def follow(self, task_id: str) -> None:
+        """Bind one task too: its past events are replayed (and frames are handled in order, so ``*`` is
+        bound once this one's events arrive)."""
+        self.ws.send(json.dumps({"type": "bind", "task_id": task_id}))
+
     def run(self) -> None:
         with connect(self.url, additional_headers=self.headers, max_size=None) as self.ws:
             self.ws.send(json.dumps({"type": "bind", "task_id": "*"}))
@@ -266,6 +274,8 @@ def test_load_twenty_clients_submit_five_hundred_tasks_while_four_sockets_follow
     with JupyterProcess(tmp_path / "root", *args) as server:
         sockets = [Socket(server) for _ in range(SOCKETS)]
         probe = call(server, "nndeploy/api/queue", value_graph("probe"))["result"]["task_id"]
+        for s in sockets:
+            s.follow(probe)
         wait_until(lambda: all(probe in s.ended for s in sockets), 120, "the sockets are not bound")
         started = time.monotonic()
         threads = [threading.Thread(target=client, args=(server, n)) for n in range(CLIENTS)]
