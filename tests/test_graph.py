@@ -57,7 +57,8 @@ def workflow_id(lab: JupyterProcess, name: str) -> str:
 
 def run_command(page, command: str, args: dict | None = None) -> None:
     page.wait_for_function("c => window.jupyterapp?.commands.hasCommand(c)", arg=command)
-    page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args or {}])
+    page.evaluate("async ([c, a]) => { await window.jupyterapp.restored; await window.jupyterapp.commands.execute(c, a); }",
+                  [command, args or {}])
 
 
 def open_graph(page, lab: JupyterProcess, name: str):
@@ -123,3 +124,200 @@ def test_video_edge_detection_opens_is_edited_in_its_form_saved_and_run(browser,
     assert "/" in editor.locator('.react-flow__node[data-id="Canny"] .jp-NndeployGraph-status').inner_text()
     keep_screenshot(page, "graph-run-done")
     page.close()
+
+
+def test_a_dangling_edge_shows_the_named_node_highlighted_with_the_reason(browser, lab, workspace: Path):
+    graph = builtin("Image_Edge_Detection")
+    graph["name_"] = "Dangling_Edge"
+    graph["node_repository_"][1]["inputs_"][0]["name_"] = "Gone@output_0"  # no node produces it
+    save_workflow(workspace, graph)
+    page = open_lab(browser, lab)
+    editor = open_graph(page, lab, "Dangling_Edge")
+    assert edges_on_screen(editor) == {"Edge Canny@output_0 to ImageEncode"}
+
+    page.get_by_role("button", name="Run graph Dangling_Edge").click()
+    flagged = editor.locator(".react-flow__node .jp-mod-issue")
+    flagged.wait_for()
+    assert flagged.count() == 1
+    assert flagged.get_attribute("data-node") == "Canny"
+    reason = editor.locator('.react-flow__node[data-id="Canny"] [role="alert"]').inner_text()
+    assert "Gone@output_0" in reason and "not produced by any node" in reason
+    assert "Canny" in editor.locator(".jp-NndeployGraph-issueBar").inner_text()
+    assert editor.locator('aside[aria-label="Properties of Canny"]').is_visible()  # the named node is selected
+    keep_screenshot(page, "graph-validation-error")
+    page.close()
+
+
+def open_folder(page, folder: str) -> None:
+    """Walk Jupyter's file browser into ``folder`` by double-clicking each part, as a user does."""
+    page.locator("#filebrowser .jp-BreadCrumbs-home").click()
+    for part in folder.split("/"):
+        page.locator("#filebrowser .jp-DirListing-item", has_text=part).first.dblclick()
+        page.locator("#filebrowser .jp-BreadCrumbs", has_text=part).wait_for()
+
+
+def test_a_workflow_file_opens_with_nndeploy_graph_from_the_file_browser(browser, lab, workspace: Path):
+    for name in ("From_The_File_Browser", "Opened_By_Default"):
+        graph = builtin("Image_Edge_Detection")
+        graph["name_"] = name
+        save_workflow(workspace, graph)
+    page = open_lab(browser, lab)
+    open_folder(page, WORKFLOWS)
+
+    page.locator("#filebrowser .jp-DirListing-item", has_text="From_The_File_Browser.json").click(button="right")
+    page.locator(".lm-Menu-item", has_text="Open With").hover()
+    page.locator(".lm-Menu-item", has_text="nndeploy graph").click()
+    editor = page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible")
+    editor.locator(".react-flow__node").first.wait_for()
+    assert nodes_on_screen(editor) == {"ImageDecode", "Canny", "ImageEncode"}
+    assert page.locator(".lm-TabBar-tab.jp-mod-current").inner_text().strip() == "From_The_File_Browser.json"
+    keep_screenshot(page, "graph-open-with")
+
+    # In the workflow folder, a double-click opens a workflow as a graph too (elsewhere JSON opens as JSON).
+    page.locator("#filebrowser .jp-DirListing-item", has_text="Opened_By_Default.json").dblclick()
+    page.locator(".lm-TabBar-tab.jp-mod-current", has_text="Opened_By_Default.json").wait_for()
+    page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible .react-flow__node").first.wait_for()
+    page.close()
+
+
+def drag(page, source, target) -> None:
+    box, goal = source.bounding_box(), target.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(goal["x"] + goal["width"] / 2, goal["y"] + goal["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def test_edit_add_from_the_catalogue_connect_undo_redo_delete_and_save(browser, lab, workspace: Path):
+    original = builtin("Image_Edge_Detection")
+    original["name_"] = "Edit_Me"
+    path = save_workflow(workspace, original)
+    page = open_lab(browser, lab)
+    editor = open_graph(page, lab, "Edit_Me")
+
+    page.get_by_role("button", name="Add a node to Edit_Me").click()
+    editor.get_by_label("Search node types").fill("canny numpy")
+    editor.get_by_role("button", name="Add node CannyNumpy").click()
+    added = editor.locator('.react-flow__node[data-id="CannyNumpy_1"]')
+    added.wait_for()
+
+    source = editor.locator('.react-flow__node[data-id="ImageDecode"] .react-flow__handle[data-handleid="out-0"]')
+    drag(page, source, added.locator('.react-flow__handle[data-handleid="in-0"]'))
+    wired = editor.locator('.react-flow__edge[aria-label="Edge ImageDecode@output_0 to CannyNumpy_1"]')
+    wired.wait_for()
+    keep_screenshot(page, "graph-edit-connected")
+
+    editor.locator(".react-flow__pane").click(position={"x": 20, "y": 20})
+    page.keyboard.press("Control+z")
+    wired.wait_for(state="detached")
+    page.keyboard.press("Control+Shift+z")
+    wired.wait_for()
+
+    editor.locator('.react-flow__node[data-id="Canny"]').click()
+    page.keyboard.press("Delete")
+    editor.locator('.react-flow__node[data-id="Canny"]').wait_for(state="detached")
+    assert edges_on_screen(editor) == {"Edge ImageDecode@output_0 to CannyNumpy_1"}
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')")
+
+    saved = json.loads(path.read_text())
+    nodes = {n["name_"]: n for n in saved["node_repository_"]}
+    assert list(nodes) == ["ImageDecode", "ImageEncode", "CannyNumpy_1"]
+    assert nodes["CannyNumpy_1"]["inputs_"][0]["name_"] == "ImageDecode@output_0"
+    assert nodes["CannyNumpy_1"]["outputs_"][0]["name_"] == "CannyNumpy_1@output_0"
+    assert nodes["CannyNumpy_1"]["key_"] == "nndeploy.image.CannyNumpy"
+    assert nodes["ImageEncode"]["inputs_"][0]["name_"] == ""  # it read the deleted Canny: now unconnected
+    assert nodes["ImageDecode"] == original["node_repository_"][0]
+    assert {k: v for k, v in nodes["ImageEncode"].items() if k != "inputs_"} == {
+        k: v for k, v in original["node_repository_"][2].items() if k != "inputs_"}
+    assert without_layout({**saved, "node_repository_": []}) == without_layout({**original, "node_repository_": []})
+    layout = saved["nndeploy_ui_layout"]["layout"]
+    assert "Canny" not in layout and set(layout["CannyNumpy_1"]["position"]) == {"x", "y"}
+    page.close()
+
+
+def positions(editor) -> dict[str, tuple[float, float]]:
+    """Each node's position in the graph's own coordinates (React Flow's translate of the node)."""
+    found = editor.locator(".react-flow__node").evaluate_all(
+        "ns => ns.map(n => [n.dataset.id, n.style.transform])")
+    out = {}
+    for node_id, transform in found:
+        x, y = transform.removeprefix("translate(").removesuffix(")").split(",")
+        out[node_id] = (float(x.strip().removesuffix("px")), float(y.strip().removesuffix("px")))
+    return out
+
+
+def test_an_official_template_keeps_its_positions_and_a_graph_without_layout_gets_one(browser, lab, workspace):
+    for template in OFFICIAL_TEMPLATES.glob("*.json"):
+        shutil.copy(template, workspace / "resources" / "workflow" / template.name)
+    laid_out = json.loads((OFFICIAL_TEMPLATES / "Detect_YOLO.json").read_text())
+    bare = without_layout(json.loads((OFFICIAL_TEMPLATES / "Classification_ResNet.json").read_text()))
+    bare["name_"] = "Classification_Without_Layout"
+    save_workflow(workspace, bare)
+    page = open_lab(browser, lab)
+
+    editor = open_graph(page, lab, "Detect_YOLO")
+    on_screen = positions(editor)
+    stored = laid_out["nndeploy_ui_layout"]["layout"]
+    assert set(on_screen) == set(stored)
+    for name, entry in stored.items():
+        assert on_screen[name] == pytest.approx((entry["position"]["x"], entry["position"]["y"]), abs=0.5)
+    keep_screenshot(page, "graph-official-template")
+
+    editor = open_graph(page, lab, "Classification_Without_Layout")
+    assert nodes_on_screen(editor) == {n["name_"] for n in bare["node_repository_"]}
+    boxes = editor.locator(".react-flow__node").evaluate_all(
+        "ns => ns.map(n => { const r = n.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })")
+    for a, b in itertools.combinations(boxes, 2):
+        apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+        assert apart, f"nodes overlap: {a} {b}"
+    keep_screenshot(page, "graph-automatic-layout")
+    page.close()
+
+
+def test_the_launcher_makes_a_new_workflow_from_a_template(browser, lab, workspace: Path):
+    page = open_lab(browser, lab)
+    before = {w["name_"] for w in lab.get("nndeploy/api/workflows")["result"]}
+    page.evaluate("() => window.jupyterapp.restored")
+    page.locator("#jp-main-dock-panel").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+Shift+l")  # File › New Launcher
+    launcher = page.locator(".jp-Launcher:visible")
+    launcher.locator(".jp-Launcher-section", has_text="nndeploy").get_by_text("New Graph from Template").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("select").select_option(label="Image_Edge_Detection (image)")
+    dialog.locator(".jp-mod-accept").click()
+    editor = page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible")
+    editor.locator(".react-flow__node").first.wait_for()
+    after = {w["name_"]: w for w in lab.get("nndeploy/api/workflows")["result"]}
+    (created,) = set(after) - before
+    assert created.startswith("Image_Edge_Detection")
+    saved = json.loads((workspace / "resources" / "workflow" / after[created]["filename"]).read_text())
+    assert without_layout(saved) == {**without_layout(builtin("Image_Edge_Detection")), "name_": created}
+    assert page.locator(".lm-TabBar-tab.jp-mod-current").inner_text().strip() == after[created]["filename"]
+    keep_screenshot(page, "graph-new-from-template")
+    page.close()
+
+
+def test_dark_theme_a_run_shows_its_output_thumbnail_which_opens_in_jupyterlab(browser, lab, workspace: Path):
+    graph = builtin("Image_Edge_Detection")
+    graph["name_"] = "Thumbnail"
+    graph["node_repository_"][2]["path_"] = "resources/images/thumbnail.jpg"
+    save_workflow(workspace, graph)
+    page = open_lab(browser, lab, color_scheme="dark")
+    run_command(page, "apputils:change-theme", {"theme": "JupyterLab Dark"})
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    try:
+        editor = open_graph(page, lab, "Thumbnail")
+        page.get_by_role("button", name="Run graph Thumbnail").click()
+        thumbnail = editor.get_by_role("button", name="Open output thumbnail.jpg of ImageEncode")
+        thumbnail.wait_for()
+        page.wait_for_function("() => [...document.querySelectorAll('.jp-NndeployGraph-output img')]"
+                               ".some(i => i.complete && i.naturalWidth > 0)")
+        keep_screenshot(page, "graph-dark")
+        thumbnail.click()
+        page.locator(".lm-TabBar-tab.jp-mod-current", has_text="thumbnail.jpg").wait_for()
+        page.locator(".jp-ImageViewer img").wait_for()
+    finally:
+        run_command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+        page.close()

@@ -6,7 +6,8 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { Catalogue, INodeType } from './catalogue';
-import { IGraphJSON, IXY, nameOf, walk } from './json';
+import { childrenOf, IGraphJSON, IXY, nameOf, walk } from './json';
+import { cardSize } from './layout';
 import { GraphModel } from './model';
 import { nodeNamedBy, RunState } from './run';
 import { IGraphServices, ServiceError } from './services';
@@ -77,7 +78,7 @@ export class GraphController implements IViewState {
 
   addNode(type: INodeType): void {
     const center = this.viewCenter();
-    const id = this.model.addNode(type.entity, { x: center.x - 100, y: center.y - 40 });
+    const id = this.model.addNode(type.entity, this._freeSpot({ x: center.x - 100, y: center.y - 40 }));
     this.paletteOpen = false;
     this.select(id);
   }
@@ -122,8 +123,8 @@ export class GraphController implements IViewState {
       run.changed.connect(this._emit, this);
       this._following = this.services.taskEvents(taskId, event => {
         run.apply(event);
-        if (run.ended) {
-          this._following?.dispose();
+        if (event.type === 'task_run_info') {
+          this._following?.dispose(); // the last event of a run (after its final status)
         }
       });
     } catch (error) {
@@ -135,6 +136,21 @@ export class GraphController implements IViewState {
   dispose(): void {
     this._following?.dispose();
     Signal.clearData(this);
+  }
+
+  /** The first place from `start` downwards where a new card overlaps no top-level node. */
+  private _freeSpot(start: IXY): IXY {
+    const boxes = childrenOf(this.model.graph).map(node => ({
+      ...this.model.position(node.name_),
+      ...cardSize(node)
+    }));
+    const spot = { ...start };
+    const overlaps = (): boolean =>
+      boxes.some(b => spot.x < b.x + b.width + 20 && b.x < spot.x + 220 && spot.y < b.y + b.height + 20 && b.y < spot.y + 140);
+    for (let tries = 0; tries < 50 && overlaps(); tries++) {
+      spot.y += 60;
+    }
+    return spot;
   }
 
   /** A server error that names a node is shown on that node; any other on the whole graph. */

@@ -57,6 +57,7 @@ export function Canvas(): JSX.Element {
   return (
     <div
       className="jp-NndeployGraph-canvas"
+      tabIndex={-1} // a click on the pane focuses the canvas, where its keyboard shortcuts apply
       onKeyDown={event => {
         if (event.key === 'Escape') {
           controller.select(null);
