@@ -213,6 +213,12 @@ def test_edit_add_from_the_catalogue_connect_undo_redo_delete_and_save(browser, 
     page.keyboard.press("Control+Shift+z")
     wired.wait_for()
 
+    editor.locator('.react-flow__node[data-id="CannyNumpy_1"]').click()
+    properties = editor.locator('aside[aria-label="Properties of CannyNumpy_1"]')
+    assert properties.get_by_label("low_threshold").input_value() == "100"  # the catalogue's default
+    page.keyboard.press("Escape")
+    properties.wait_for(state="detached")
+
     editor.locator('.react-flow__node[data-id="Canny"]').click()
     page.keyboard.press("Delete")
     editor.locator('.react-flow__node[data-id="Canny"]').wait_for(state="detached")
@@ -263,6 +269,10 @@ def test_an_official_template_keeps_its_positions_and_a_graph_without_layout_get
     for name, entry in stored.items():
         assert on_screen[name] == pytest.approx((entry["position"]["x"], entry["position"]["y"]), abs=0.5)
     keep_screenshot(page, "graph-official-template")
+    editor.locator('.react-flow__node[data-id="CvtResizeNormTrans_17"]').click()
+    pixel_type = editor.locator('aside[aria-label="Properties of CvtResizeNormTrans_17"]').get_by_label("src_pixel_type_")
+    assert pixel_type.evaluate("s => s.options[s.selectedIndex].text") == "kPixelTypeBGR"
+    assert {"kPixelTypeRGB", "kPixelTypeGRAY"} <= set(pixel_type.evaluate("s => [...s.options].map(o => o.text)"))
 
     editor = open_graph(page, lab, "Classification_Without_Layout")
     assert nodes_on_screen(editor) == {n["name_"] for n in bare["node_repository_"]}
@@ -321,3 +331,29 @@ def test_dark_theme_a_run_shows_its_output_thumbnail_which_opens_in_jupyterlab(b
         run_command(page, "apputils:change-theme", {"theme": "JupyterLab Light"})
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
         page.close()
+
+
+def test_a_nested_graph_shows_as_a_group_that_expands(browser, lab, workspace: Path):
+    graph = builtin("Image_Edge_Detection")
+    graph["name_"] = "Nested"
+    canny = graph["node_repository_"][1]
+    inner = {"key_": "nndeploy::dag::Graph", "name_": "Edges", "is_graph_": True, "node_type_": "Intermediate",
+             "inputs_": [dict(canny["inputs_"][0])], "outputs_": [{"desc_": "output_0", "name_": "Edges@output_0",
+                                                                  "type_": "ndarray"}],
+             "node_repository_": [{**canny, "outputs_": [{**canny["outputs_"][0], "name_": "Edges@output_0"}]}]}
+    graph["node_repository_"][1] = inner
+    graph["node_repository_"][2]["inputs_"][0]["name_"] = "Edges@output_0"
+    del graph["nndeploy_ui_layout"]
+    save_workflow(workspace, graph)
+    page = open_lab(browser, lab)
+    editor = open_graph(page, lab, "Nested")
+    assert nodes_on_screen(editor) == {"ImageDecode", "Edges", "ImageEncode"}
+
+    editor.get_by_role("button", name="Expand group Edges").click()
+    editor.locator('.react-flow__node[data-id="Edges/Canny"]').wait_for()
+    assert editor.locator('.react-flow__node[data-id="Edges"]').get_attribute("class").count("react-flow__node-group")
+    assert edges_on_screen(editor) == {"Edge ImageDecode@output_0 to Edges", "Edge Edges@output_0 to ImageEncode"}
+    keep_screenshot(page, "graph-nested-group")
+    editor.get_by_role("button", name="Collapse group Edges").click()
+    editor.locator('.react-flow__node[data-id="Edges/Canny"]').wait_for(state="detached")
+    page.close()

@@ -46,6 +46,8 @@ export class GraphController implements IViewState {
   run: RunState | null = null;
   issue: { nodeId: string | null; message: string } | null = null;
   paletteOpen = false;
+  /** Bumped by every event of the run that changes what nodes show. */
+  runVersion = 0;
   saving = false;
   /** Bumped to ask the canvas to fit the graph into view. */
   fitRequest = 0;
@@ -120,7 +122,10 @@ export class GraphController implements IViewState {
       const taskId = await this.services.submit(this.model.toJSON());
       const run = new RunState(taskId);
       this.run = run;
-      run.changed.connect(this._emit, this);
+      run.changed.connect(() => {
+        this.runVersion++;
+        this._emit();
+      });
       this._following = this.services.taskEvents(taskId, event => {
         run.apply(event);
         if (event.type === 'task_run_info') {

@@ -56,6 +56,11 @@ export class GraphModel {
     return this._graph.name_;
   }
 
+  /** Changes with every edit, undo, redo and reset: what the canvas re-derives its view on. */
+  get version(): number {
+    return this._version;
+  }
+
   get dirty(): boolean {
     return this._version !== this._savedVersion;
   }

@@ -52,6 +52,8 @@ function addLevel(
 ): void {
   const levelEdges = edgesAmong(parent, parentId);
   const wired = new Set(levelEdges.map(e => `${e.target}#${e.targetPort}`));
+  // Inside a composite node, its children read its own inputs under their names: wired by the composite.
+  const fromParent = new Set(parentId === null ? [] : ports(parent, 'inputs_').map(p => p.name_).filter(Boolean));
   for (const child of childrenOf(parent)) {
     const id = nodeId(parentId, child.name_);
     const expanded = isComposite(child) && state.expanded.has(id);
@@ -61,10 +63,10 @@ function addLevel(
       type: expanded ? 'group' : 'card',
       position: model.position(id),
       ...(parentId === null ? {} : { parentId }),
-      data: nodeData(child, id, expanded, wired, state),
+      data: nodeData(child, id, expanded, wired, fromParent, state),
       width: size.width,
       height: size.height,
-      selected: state.selected === id,
+      ...(state.selected === id ? { selected: true } : {}),
       ariaLabel: `Node ${child.name_}`,
       className: state.issue?.nodeId === id ? 'jp-mod-issue' : undefined
     });
@@ -90,6 +92,7 @@ function nodeData(
   id: string,
   expanded: boolean,
   wired: Set<string>,
+  fromParent: Set<string | undefined>,
   state: IViewState
 ): INodeView {
   return {
@@ -99,7 +102,7 @@ function nodeData(
     inputs: ports(node, 'inputs_').map((p, i) => ({
       label: String(p.desc_ ?? `input_${i}`),
       type: String(p.type_ ?? ''),
-      connected: wired.has(`${id}#${i}`)
+      connected: wired.has(`${id}#${i}`) || fromParent.has(p.name_)
     })),
     outputs: ports(node, 'outputs_').map((p, i) => ({
       label: String(p.desc_ ?? `output_${i}`),

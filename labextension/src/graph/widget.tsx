@@ -49,6 +49,7 @@ export class GraphContent extends ReactWidget {
   error: string | null = null;
 
   load(controller: GraphController): void {
+    performance.mark('nndeploy-graph-loaded'); // the graph is parsed: what follows is rendering (bench/bench_graph.py)
     this.controller = controller;
     this.update();
   }
@@ -119,8 +120,9 @@ class FileHost implements IGraphHost {
   }
 
   async save(graph: IGraphJSON): Promise<void> {
-    if (this._workflowId) {
-      await this.deps.services.saveWorkflow(graph, this._workflowId);
+    const workflowId = await this._workflowId;
+    if (workflowId) {
+      await this.deps.services.saveWorkflow(graph, workflowId);
       await this.context.revert(); // read back what the server wrote: the context's timestamp stays right
     } else {
       this.context.model.fromString(`${JSON.stringify(graph, null, 2)}\n`);
@@ -133,18 +135,23 @@ class FileHost implements IGraphHost {
   }
 
   private async _start(): Promise<void> {
+    this._workflowId = this._findWorkflow(); // beside the file's loading; only saving needs it
     await this.context.ready;
-    const paths = await this.deps.paths;
-    if (paths?.isWorkflowFile(this.context.path)) {
-      const name = PathExt.basename(this.context.path);
-      const workflows = await this.deps.services.listWorkflows();
-      this._workflowId = workflows.find(w => w.filename === name)?.id ?? null;
-    }
     const graph = parseGraph(this.context.model.toString());
     const model = new GraphModel(graph);
     model.changed.connect(() => (this.context.model.dirty = model.dirty));
     this.context.model.contentChanged.connect(() => this._reloaded(model));
     this.content.load(new GraphController(model, this.deps.services, this));
+  }
+
+  /** The id of the saved workflow this file is, or null for any other JSON file. */
+  private async _findWorkflow(): Promise<string | null> {
+    const paths = await this.deps.paths;
+    if (!paths?.isWorkflowFile(this.context.path)) {
+      return null;
+    }
+    const name = PathExt.basename(this.context.path);
+    return (await this.deps.services.listWorkflows()).find(w => w.filename === name)?.id ?? null;
   }
 
   /** The file changed under the editor (reverted, or our own save read back): reload unless it is the same. */
@@ -160,7 +167,7 @@ class FileHost implements IGraphHost {
     }
   }
 
-  private _workflowId: string | null = null;
+  private _workflowId: Promise<string | null> = Promise.resolve(null);
   private _plainSave: () => Promise<void>;
   private _started: Promise<void> = Promise.resolve();
 }

@@ -25,12 +25,31 @@ const DELETE_KEYS = ['Delete', 'Backspace'];
 export function Canvas(): JSX.Element {
   const controller = useController();
   const version = useChanges(controller.changed);
-  const view = React.useMemo(() => graphView(controller.model, controller), [version]);
+  // Node data is re-derived only when what it shows changes (not on a selection or the catalogue's arrival),
+  // so React Flow re-renders only the nodes that changed.
+  const { model, run, issue, expanded, selected } = controller;
+  const shown = `${model.version}|${controller.runVersion}|${run?.taskId}|${issue?.nodeId}:${issue?.message}|${[...expanded]}`;
+  // React Flow reads a node's measured size from the node we give it: a fresh one keeps the last measure.
+  const measured = React.useRef(new Map<string, GraphNode['measured']>());
+  const base = React.useMemo(() => {
+    const derived = graphView(model, { ...controller, selected: null });
+    derived.nodes.forEach(n => (n.measured = measured.current.get(n.id)));
+    return derived;
+  }, [shown, model]);
+  const view = React.useMemo(
+    () => ({ ...base, nodes: base.nodes.map(n => (n.id === selected ? { ...n, selected: true } : n)) }),
+    [base, selected, version]
+  );
   const [nodes, setNodes] = React.useState<GraphNode[]>(view.nodes);
   React.useEffect(() => setNodes(view.nodes), [view]);
   useViewport();
 
   const onNodesChange = React.useCallback((changes: NodeChange<GraphNode>[]) => {
+    for (const change of changes) {
+      if (change.type === 'dimensions' && change.dimensions) {
+        measured.current.set(change.id, change.dimensions);
+      }
+    }
     setNodes(current => applyNodeChanges(changes.filter(c => c.type !== 'remove'), current));
   }, []);
   const onDragStop = React.useCallback((_: unknown, __: GraphNode, dragged: GraphNode[]) => {

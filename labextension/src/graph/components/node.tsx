@@ -2,7 +2,7 @@
  * A node card: name, type, one row per port (inputs on the left, outputs on the right), its live status,
  * and, after a run, thumbnails of the files it wrote. An expanded composite node is drawn as a group.
  */
-import { Handle, NodeProps, Position } from '@xyflow/react';
+import { Handle, NodeProps, Position, useUpdateNodeInternals } from '@xyflow/react';
 import * as React from 'react';
 
 import { PORT_ROW, PORTS_TOP } from '../layout';
@@ -11,6 +11,7 @@ import { GraphNode, INodeView, IPortView } from '../view';
 import { useController } from './hooks';
 
 export function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
+  useRemeasured(id, data.composite !== null);
   return (
     <div className={cardClass('jp-NndeployGraph-card', data)} data-node={data.name} data-status={data.run?.status}>
       <NodeHeader id={id} data={data} />
@@ -30,6 +31,7 @@ export function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
 }
 
 export function GroupNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
+  useRemeasured(id, true);
   return (
     <div className={cardClass('jp-NndeployGraph-group', data)} data-node={data.name} data-status={data.run?.status}>
       <NodeHeader id={id} data={data} />
@@ -41,6 +43,16 @@ export function GroupNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
       )}
     </div>
   );
+}
+
+/** A composite node switches between card and group: React Flow must measure its ports again. */
+function useRemeasured(id: string, when: boolean): void {
+  const update = useUpdateNodeInternals();
+  React.useEffect(() => {
+    if (when) {
+      update(id);
+    }
+  }, [id, when]);
 }
 
 function NodeHeader({ id, data }: { id: string; data: INodeView }): JSX.Element {
