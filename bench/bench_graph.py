@@ -1,13 +1,13 @@
 """How fast a large graph opens in the graph document: a real JupyterLab, a real server, Debian's Chromium.
 
-A 200-node workflow (decode → four branches of Canny nodes → merge chain → encode) is opened with the
-command the panel uses (``nndeploy:open-graph``), timed in the page with the browser's performance API from
-the command to all 200 nodes painted (visible, measured, two animation frames later), and the part of it
-from the graph parsed (a performance mark) to painted, which is the editor's own rendering, once with the layout
-nndeploy's editor stores and once without (dagre lays it out). Main-thread long tasks during the open are
-counted too, and the main thread's CPU time over the open (Chrome's ThreadTime metric, which includes
-closing the graph again): on a loaded machine the wall time stretches, the CPU time much less. Median of a few opens each; the first open (which also loads the editor's code) is reported
-apart. Run it on the production build of the labextension (`jlpm build:prod`, what the wheel ships).
+A 200-node workflow (decode -> four branches of Canny nodes -> encode) is opened with the command the panel
+uses (``nndeploy:open-graph``) and timed in the page with the browser's performance API, from the command to
+all 200 nodes painted (visible, measured, two animation frames later); ``render_ms`` is the part from the graph
+parsed (a performance mark) to painted. Once with the layout nndeploy's editor stores, once without (dagre lays
+it out). Also counted: main-thread long tasks, and the main thread's CPU time (Chrome's ThreadTime metric, over
+the open and the close after it): on a loaded machine the wall time stretches, the CPU time much less. Median
+of a few opens each; the first open (which also loads the editor's code) is reported apart. Run it on the
+production build of the labextension (``jlpm build:prod``, what the wheel ships; ``make setup`` builds it).
 
     python bench/bench_graph.py --nodes 200 --repeat 5
 

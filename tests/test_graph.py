@@ -57,8 +57,8 @@ def workflow_id(lab: JupyterProcess, name: str) -> str:
 
 def run_command(page, command: str, args: dict | None = None) -> None:
     page.wait_for_function("c => window.jupyterapp?.commands.hasCommand(c)", arg=command)
-    page.evaluate("async ([c, a]) => { await window.jupyterapp.restored; await window.jupyterapp.commands.execute(c, a); }",
-                  [command, args or {}])
+    script = "async ([c, a]) => { await window.jupyterapp.restored; await window.jupyterapp.commands.execute(c, a); }"
+    page.evaluate(script, [command, args or {}])
 
 
 def open_graph(page, lab: JupyterProcess, name: str):
@@ -112,8 +112,8 @@ def test_video_edge_detection_opens_is_edited_in_its_form_saved_and_run(browser,
     expected["node_repository_"][1]["low_threshold"] = 40
     assert without_layout(saved) == without_layout(expected)
     layout = saved["nndeploy_ui_layout"]
-    assert {k: v for k, v in layout.items() if k != "layout"} == {k: v for k, v in original["nndeploy_ui_layout"].items()
-                                                                   if k != "layout"}
+    others = {k: v for k, v in original["nndeploy_ui_layout"].items() if k != "layout"}
+    assert {k: v for k, v in layout.items() if k != "layout"} == others
     for name, entry in original["nndeploy_ui_layout"]["layout"].items():
         assert layout["layout"][name] == entry  # nothing moved: the positions are as nndeploy's editor wrote them
 
@@ -270,7 +270,8 @@ def test_an_official_template_keeps_its_positions_and_a_graph_without_layout_get
         assert on_screen[name] == pytest.approx((entry["position"]["x"], entry["position"]["y"]), abs=0.5)
     keep_screenshot(page, "graph-official-template")
     editor.locator('.react-flow__node[data-id="CvtResizeNormTrans_17"]').click()
-    pixel_type = editor.locator('aside[aria-label="Properties of CvtResizeNormTrans_17"]').get_by_label("src_pixel_type_")
+    form = editor.locator('aside[aria-label="Properties of CvtResizeNormTrans_17"]')
+    pixel_type = form.get_by_label("src_pixel_type_")
     assert pixel_type.evaluate("s => s.options[s.selectedIndex].text") == "kPixelTypeBGR"
     assert {"kPixelTypeRGB", "kPixelTypeGRAY"} <= set(pixel_type.evaluate("s => [...s.options].map(o => o.text)"))
 
