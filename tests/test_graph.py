@@ -358,3 +358,27 @@ def test_a_nested_graph_shows_as_a_group_that_expands(browser, lab, workspace: P
     editor.get_by_role("button", name="Collapse group Edges").click()
     editor.locator('.react-flow__node[data-id="Edges/Canny"]').wait_for(state="detached")
     page.close()
+
+
+def test_a_template_opens_as_a_graph_and_saving_it_makes_a_new_workflow(browser, lab, workspace: Path):
+    template_file = next(BUILTIN.glob("*/Image_Edge_Detection.json"))
+    template_text = template_file.read_text()
+    template = next(t for t in lab.get("nndeploy/api/template")["result"] if t["name_"] == "Image_Edge_Detection")
+    before = {w["name_"] for w in lab.get("nndeploy/api/workflows")["result"]}
+    page = open_lab(browser, lab)
+    run_command(page, "nndeploy:open-graph", {"templateId": template["id"]})
+    editor = page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible")
+    editor.locator(".react-flow__node").first.wait_for()
+    assert "Save makes it a new workflow" in editor.locator(".jp-NndeployGraph-banner").inner_text()
+
+    editor.locator('.react-flow__node[data-id="Canny"]').click()
+    editor.locator('aside[aria-label="Properties of Canny"]').get_by_label("high_threshold").fill("120")
+    page.keyboard.press("Control+s")
+    page.locator(".lm-TabBar-tab.jp-mod-current", has_text=".json").wait_for()  # the new workflow's file
+    after = {w["name_"]: w for w in lab.get("nndeploy/api/workflows")["result"]}
+    (created,) = set(after) - before
+    saved = json.loads((workspace / "resources" / "workflow" / after[created]["filename"]).read_text())
+    assert saved["node_repository_"][1]["high_threshold"] == 120
+    assert template_file.read_text() == template_text  # the template itself is never written
+    assert page.locator(".jp-NndeployGraph-view").count() == 0  # the template view gave way to the workflow
+    page.close()
