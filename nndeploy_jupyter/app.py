@@ -6,15 +6,26 @@ extension costs Jupyter's start almost nothing.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int, List, Unicode, default
+from traitlets import Float, Int, List, Type, Unicode, default
 
 from .handlers import ROUTES
 from .notebook.discovery import kernel_environment
+from .runtime.executor import ENTRY_POINT_GROUP, ExecutorContext, build_executor, resolve_executor
 from .services import Services, ServicesConfig
+
+
+class ExecutorClass(Type):
+    """A class, its dotted path, or the name of an entry point in ``nndeploy_jupyter.executors`` (``local``)."""
+
+    def validate(self, obj, value):  # type: ignore[no-untyped-def]
+        if isinstance(value, str) and "." not in value:
+            value = resolve_executor(value)
+        return super().validate(obj, value)
 
 
 class NnDeployExtension(ExtensionApp):
@@ -46,6 +57,11 @@ class NnDeployExtension(ExtensionApp):
         5.0, min=0.0, config=True,
         help="Seconds a running task may take to stop after a cancel before its worker is killed.",
     )
+    executor_class = ExecutorClass(
+        default_value="nndeploy_jupyter.runtime.local.LocalExecutor", klass=object, config=True,
+        help="Where graphs run: an Executor class, its dotted path, or the name it is registered under in the "
+        f"entry-point group {ENTRY_POINT_GROUP} ('local': worker processes on this machine, the default).",
+    )
 
     @default("workspace")
     def _default_workspace(self) -> str:
@@ -60,12 +76,16 @@ class NnDeployExtension(ExtensionApp):
             max_json_bytes=self.max_json_bytes,
             template_dirs=[Path(d).expanduser() for d in self.template_dirs],
             cancel_grace_seconds=self.cancel_grace_seconds,
+            executor_factory=self._build_executor,
         )
         self.services = Services(config, log=self.log)
         self.settings["nndeploy"] = self.services
         self.log.info("nndeploy workspace: %s", config.workspace)
         # Kernels inherit the server's environment: this is how nndeploy_jupyter.Client() finds its server.
         os.environ.update(kernel_environment(self.serverapp))
+
+    def _build_executor(self, context: ExecutorContext, log: logging.Logger):  # type: ignore[no-untyped-def]
+        return build_executor(self.executor_class, context, log, parent=self)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((f"/nndeploy/api/{path}", handler) for path, handler in ROUTES)

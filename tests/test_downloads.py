@@ -182,7 +182,7 @@ def service_alone(tmp_path: Path) -> tuple[Downloads, list[dict]]:
     hub = EventHub()
     hub.attach(asyncio.get_running_loop())
     events: list[dict] = []
-    hub.bind(hub.subscribe(events.append), "*")
+    hub.bind(hub.subscribe(lambda envelope: events.append(envelope.model_dump(mode="json"))), "*")
     return Downloads(workspace, hub, timeout=0.5, attempts=2), events
 
 
@@ -208,11 +208,11 @@ async def test_modelscope_without_network_is_a_clear_error(tmp_path: Path):
     assert events[-1]["flag"] == "failed" and "modelscope" in events[-1]["message"]
 
 
-async def test_download_jobs_are_known_by_their_task_id(origin, tmp_path: Path):
+async def test_download_jobs_have_ids_of_their_own_kind(origin, tmp_path: Path):
     service, _ = service_alone(tmp_path)
     host, _ = origin
-    task_id = service.start({"image_url_": [f"http@{host}/files/known.png"]})
-    assert service.owns(task_id) and not service.owns("some-other-task")
+    job_id = service.start({"image_url_": [f"http@{host}/files/known.png"]})
+    assert job_id.startswith("download-") and service.knows(job_id) and not service.knows("download-other")
     await service.stop()
 
 

@@ -1,5 +1,6 @@
-"""The graph workers and their supervisor, driven directly (no Jupyter server): real nndeploy graphs in real
-worker processes, with inputs, models and misbehaving plugin nodes built by the tests (tests/graphs.py)."""
+"""The local executor (graph workers and their supervision), driven directly (no Jupyter server): real nndeploy
+graphs in real worker processes, with inputs, models and misbehaving plugin nodes built by the tests
+(tests/graphs.py)."""
 
 from __future__ import annotations
 
@@ -16,19 +17,23 @@ import cv2
 import graphs
 import pytest
 
-from nndeploy_jupyter.runtime import supervisor as supervisor_module
-from nndeploy_jupyter.runtime.supervisor import RunOutcome, Supervisor
+from nndeploy_jupyter.runtime import local as supervisor_module
+from nndeploy_jupyter.runtime.executor import ExecutorContext, ExecutorEvent, ExecutorTask
+from nndeploy_jupyter.runtime.local import LocalExecutor
+from nndeploy_jupyter.schemas import RunOutcome
 from nndeploy_jupyter.workspace import Workspace
+
+LOG = logging.getLogger("test-runtime")
 
 
 class Events:
-    """What a task's ``emit`` callback received, in order."""
+    """What a task's ``emit`` callback received, in order, as ``(type, fields)``."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict]] = []
 
-    def __call__(self, kind: str, fields: dict) -> None:
-        self.received.append((kind, fields))
+    def __call__(self, event: ExecutorEvent) -> None:
+        self.received.append((event.type, event.model_dump(mode="json", exclude={"type", "task_id", "seq", "ts"})))
 
     def of(self, kind: str) -> list[dict]:
         return [fields for k, fields in self.received if k == kind]
@@ -61,10 +66,15 @@ def plugins(workspace: Workspace) -> Path:
     return workspace.folder("plugin")
 
 
+def executor(workspace: Workspace, workers: int = 1, grace: float = 5.0, plugin_dirs: list[Path] = ()
+             ) -> LocalExecutor:
+    return LocalExecutor(ExecutorContext(workspace, workers, grace, list(plugin_dirs)), log=LOG)
+
+
 @contextlib.asynccontextmanager
 async def supervisor(workspace: Workspace, grace: float = 5.0,
-                     plugin_dirs: list[Path] = ()) -> AsyncIterator[Supervisor]:
-    sup = Supervisor(workspace, 1, grace, logging.getLogger("test-runtime"), list(plugin_dirs))
+                     plugin_dirs: list[Path] = ()) -> AsyncIterator[LocalExecutor]:
+    sup = executor(workspace, 1, grace, plugin_dirs)
     await sup.start()
     try:
         yield sup
@@ -72,10 +82,10 @@ async def supervisor(workspace: Workspace, grace: float = 5.0,
         await sup.stop()
 
 
-async def run(sup: Supervisor, graph: dict, task_id: str = "t") -> tuple[RunOutcome, Events]:
+async def run(sup: LocalExecutor, graph: dict, task_id: str = "t") -> tuple[RunOutcome, Events]:
     events = Events()
     await sup.wait_idle()
-    return await sup.run(task_id, graph, events), events
+    return await sup.run(ExecutorTask(task_id, graph), events), events
 
 
 async def test_image_graph_writes_its_output(workspace: Workspace) -> None:
@@ -85,10 +95,10 @@ async def test_image_graph_writes_its_output(workspace: Workspace) -> None:
 
     assert outcome.state == "SUCCEEDED", outcome.error
     [output] = outcome.outputs
-    assert output["node"] == "Encode"
-    assert output["path"] == str(workspace.root / "resources/images/canny.out.jpg")
-    assert cv2.imread(output["path"]).shape == (120, 160, 3)
-    assert outcome.time_profile["run_time"] > 0 and "init_time" in outcome.time_profile
+    assert output.node == "Encode"
+    assert output.path == str(workspace.root / "resources/images/canny.out.jpg")
+    assert cv2.imread(output.path).shape == (120, 160, 3)
+    assert outcome.time_profile.run_time > 0 and outcome.time_profile.init_time is not None
     assert events.received[0][0] == "started"
     final = events.of("progress")[-1]
     assert (final["done"], final["total"]) == (1, 1)
@@ -106,13 +116,14 @@ async def test_workspace_files_do_not_shadow_modules(workspace: Workspace) -> No
 
 async def test_two_workers_run_two_tasks_at_once(workspace: Workspace, plugins: Path) -> None:
     slow = graphs.video_graph(workspace.root, frames=20, name="slow", middle=[graphs.fault(sleep_ms=25)])
-    sup = Supervisor(workspace, 2, 5.0, logging.getLogger("test-runtime"), [plugins])
+    sup = executor(workspace, 2, plugin_dirs=[plugins])
     await sup.start()
     try:
-        assert sup.idle() == 2
+        assert sup.idle() == sup.capacity() == 2
         first, second = Events(), Events()
         started = time.monotonic()
-        outcomes = await asyncio.gather(sup.run("a", slow, first), sup.run("b", slow, second))
+        outcomes = await asyncio.gather(sup.run(ExecutorTask("a", slow), first),
+                                        sup.run(ExecutorTask("b", slow), second))
         elapsed = time.monotonic() - started
     finally:
         await sup.stop()
@@ -125,7 +136,8 @@ async def test_two_workers_run_two_tasks_at_once(workspace: Workspace, plugins: 
 async def test_stop_ends_a_running_task(workspace: Workspace, plugins: Path) -> None:
     async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
         events = Events()
-        task = asyncio.create_task(sup.run("endless", graphs.fault_graph(workspace.root, fault="hang"), events))
+        task = asyncio.create_task(sup.run(ExecutorTask("endless", graphs.fault_graph(workspace.root, fault="hang")),
+                                           events))
         await events.wait_for(lambda kind, fields: kind == "started")
     outcome = await asyncio.wait_for(task, 5)
     assert outcome.state == "FAILED" and outcome.error == "worker stopped: the server is shutting down"
@@ -134,12 +146,13 @@ async def test_stop_ends_a_running_task(workspace: Workspace, plugins: Path) -> 
 async def test_abandoned_run_ends_its_worker(workspace: Workspace, plugins: Path) -> None:
     async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
         events = Events()
-        abandoned = asyncio.create_task(sup.run("abandoned", graphs.fault_graph(workspace.root, fault="hang"), events))
+        abandoned = asyncio.create_task(
+            sup.run(ExecutorTask("abandoned", graphs.fault_graph(workspace.root, fault="hang")), events))
         await events.wait_for(lambda kind, fields: kind == "started")
         abandoned.cancel()  # e.g. the queue gave up on it while shutting down
         with pytest.raises(asyncio.CancelledError):
             await abandoned
-        assert sup.idle() == 0  # the worker is going, not handed out again
+        assert sup.idle() == sup.capacity() == 0  # the worker is going, not handed out again
         after, after_events = await run(sup, graphs.canny_image_graph(workspace.root))
 
     assert after.state == "SUCCEEDED" and after_events.pid != events.pid
@@ -169,7 +182,7 @@ async def test_video_progress_counts_up_to_the_loop_count(workspace: Workspace, 
     assert {p["total"] for p in progress} == {40}
     assert progress[-1]["nodes"]["VideoEncode"]["done"] == 40
     [output] = outcome.outputs
-    video = cv2.VideoCapture(output["path"])
+    video = cv2.VideoCapture(output.path)
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
 
 
@@ -179,8 +192,8 @@ async def test_infer_node_runs_the_official_classification_template(workspace: W
 
     assert outcome.state == "SUCCEEDED", outcome.error
     [output] = outcome.outputs
-    assert output["node"] == "OpenCvImageEncode_28"
-    assert cv2.imread(output["path"]).shape == (480, 640, 3)
+    assert output.node == "OpenCvImageEncode_28"
+    assert cv2.imread(output.path).shape == (480, 640, 3)
 
 
 async def test_small_outputs_come_back_as_values_and_prints_as_the_tasks_logs(workspace: Workspace) -> None:
@@ -269,7 +282,7 @@ async def test_cancel_running_video_ends_cancelled_fast(workspace: Workspace, pl
     graph = graphs.video_graph(workspace.root, frames=300, middle=[graphs.fault(sleep_ms=20)])
     async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
         events = Events()
-        task = asyncio.create_task(sup.run("long", graph, events))
+        task = asyncio.create_task(sup.run(ExecutorTask("long", graph), events))
         await events.wait_for(lambda kind, fields: kind == "progress" and fields["done"] >= 5)
         cancelled_at = time.monotonic()
         assert await sup.cancel("long")
@@ -288,7 +301,7 @@ async def test_cancel_during_slow_init_is_deferred_until_initialized(workspace: 
     graph = graphs.fault_graph(workspace.root, init_sleep_ms=1500)
     async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
         events = Events()
-        task = asyncio.create_task(sup.run("slow-init", graph, events))
+        task = asyncio.create_task(sup.run(ExecutorTask("slow-init", graph), events))
         await events.wait_for(lambda kind, fields: kind == "started")
         await asyncio.sleep(0.5)  # inside init(): nndeploy's interrupt() would SIGSEGV here
         assert await sup.cancel("slow-init")
@@ -302,7 +315,7 @@ async def test_cancel_during_slow_init_is_deferred_until_initialized(workspace: 
 async def test_cancel_as_soon_as_submitted(workspace: Workspace) -> None:
     async with supervisor(workspace) as sup:
         events = Events()
-        task = asyncio.create_task(sup.run("instant", graphs.canny_image_graph(workspace.root), events))
+        task = asyncio.create_task(sup.run(ExecutorTask("instant", graphs.canny_image_graph(workspace.root)), events))
         await asyncio.sleep(0)  # run() has begun; the graph has not reached the worker yet
         assert await sup.cancel("instant")
         outcome = await task
@@ -349,7 +362,8 @@ def _line_of(code: str) -> int:
 async def test_worker_killed_from_outside_fails_its_task(workspace: Workspace, plugins: Path) -> None:
     async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
         events = Events()
-        task = asyncio.create_task(sup.run("victim", graphs.fault_graph(workspace.root, fault="hang"), events))
+        task = asyncio.create_task(sup.run(ExecutorTask("victim", graphs.fault_graph(workspace.root, fault="hang")),
+                                           events))
         await events.wait_for(lambda kind, fields: kind == "started")
         os.kill(events.pid, signal.SIGKILL)  # as the out-of-memory killer would
         outcome = await task
@@ -364,7 +378,7 @@ async def test_hung_node_is_killed_after_the_cancel_grace(workspace: Workspace, 
     graph = graphs.fault_graph(workspace.root, frames=30, fault="hang", at_call=3)
     async with supervisor(workspace, grace=0.5, plugin_dirs=[plugins]) as sup:
         events = Events()
-        task = asyncio.create_task(sup.run("hung", graph, events))
+        task = asyncio.create_task(sup.run(ExecutorTask("hung", graph), events))
         await events.wait_for(lambda kind, fields: kind == "progress" and fields["done"] >= 3)
         cancelled_at = time.monotonic()
         assert await sup.cancel("hung")

@@ -19,6 +19,7 @@ from tornado.httputil import HTTPFile
 
 from ..errors import ApiError, BadRequest, TooLarge
 from ..services.graphs import load_json
+from .openapi import Operation
 
 M = TypeVar("M", bound=BaseModel)
 AUTH_RESOURCE = "nndeploy"
@@ -27,11 +28,12 @@ AUTH_RESOURCE = "nndeploy"
 class ApiHandler(ExtensionHandlerMixin, APIHandler):
     """Base for every ``nndeploy/api/...`` REST handler.
 
-    ``spec`` maps an HTTP method to its OpenAPI summary; ``openapi.json`` is built from it, and a test checks
-    that each registered route documents every method it implements.
+    ``spec`` maps an HTTP method to its :class:`~.openapi.Operation` (summary, query, body, result);
+    ``openapi.json`` is built from it, and a test checks that each registered route documents every method it
+    implements.
     """
 
-    spec: dict[str, str] = {}
+    spec: dict[str, Operation] = {}
     auth_resource = AUTH_RESOURCE
 
     @property
@@ -60,6 +62,11 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
     def parse(self, model: type[M], data: Any = None) -> M:
         """Validate ``data`` (default: the JSON body) against ``model``; 400 naming the field on failure."""
         return model.model_validate(self.json_body() if data is None else data)
+
+    def parse_query(self, model: type[M]) -> M:
+        """The query parameters, validated against ``model`` (the operation's ``query``); 400 naming the field."""
+        return model.model_validate({name: self.get_query_argument(name) for name in model.model_fields
+                                     if name in self.request.query_arguments})
 
     def uploaded_file(self, limit: int) -> HTTPFile:
         """The multipart field ``file`` of a small upload (Tornado has parsed the body), at most ``limit`` bytes.

@@ -20,8 +20,13 @@ from jupyter_server.utils import ensure_async
 from tornado import httputil, iostream, web
 
 from ..errors import ApiError, BadRequest, TooLarge
+from ..schemas import FileInfo, FileNode, FilePathQuery, MultipartFile, PreviewQuery, UploadQuery
 from ..services.files import FileView, Upload
 from .base import ApiHandler, attachment_header
+from .openapi import Operation
+
+# A file's bytes, as preview and download send them (with Range: 206; with a matching ETag: 304).
+_FILE = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 
 MULTIPART_OVERHEAD = 64 << 10  # room for part headers and boundaries beyond the file's own bytes
 MAX_PART_HEADERS = 16 << 10
@@ -110,8 +115,10 @@ def _disposition(raw: bytes) -> tuple[str | None, str | None]:
 
 @web.stream_request_body
 class UploadHandler(ApiHandler):
-    spec = {"post": "Upload a file into a resources folder (?file_path=<folder>, multipart field 'file', "
-                    "optional &overwrite=true); streamed, limited to max_upload_bytes"}
+    spec = {"post": Operation("Upload a file into a resources folder (?file_path=<folder>, multipart field "
+                              "'file', optional &overwrite=true); streamed, limited to max_upload_bytes",
+                              query=UploadQuery, body=MultipartFile, multipart=True, result=FileInfo, status=201,
+                              errors=(409, 413))}
 
     _parser: MultipartParser | None = None
     _upload: Upload | None = None
@@ -198,7 +205,8 @@ class UploadHandler(ApiHandler):
 
 
 class FileTreeHandler(ApiHandler):
-    spec = {"get": "The resources tree (images, videos, audios, models, others) with stable ids and file_info"}
+    spec = {"get": Operation("The resources tree (images, videos, audios, models, others) with stable ids and "
+                             "file_info", result=list[FileNode])}
 
     @web.authenticated
     @authorized
@@ -207,7 +215,8 @@ class FileTreeHandler(ApiHandler):
 
 
 class FileInfoHandler(ApiHandler):
-    spec = {"get": "Facts about one file or folder (?file_path=...)"}
+    spec = {"get": Operation("Facts about one file or folder (?file_path=...)", query=FilePathQuery,
+                             result=FileInfo, errors=(404,))}
 
     @web.authenticated
     @authorized
@@ -216,7 +225,8 @@ class FileInfoHandler(ApiHandler):
 
 
 class FileDeleteHandler(ApiHandler):
-    spec = {"post": "Delete a file or folder inside resources (?file_path=...); top folders are refused"}
+    spec = {"post": Operation("Delete a file or folder inside resources (?file_path=...); top folders are "
+                              "refused", query=FilePathQuery, errors=(404,))}
 
     @web.authenticated
     @authorized
@@ -307,8 +317,13 @@ def byte_range(header: str, size: int) -> tuple[int, int] | tuple[()] | None:
 
 
 class PreviewHandler(FileStreamHandler):
-    spec = {"get": "Show a file (?file_path=...&returnMimeType=image|video|audio|text|binary): the file with its "
-                   "own MIME type (Range, ETag), or for text a JSON envelope with the decoded text (capped)"}
+    spec = {"get": Operation("Show a file (?file_path=...&returnMimeType=image|video|audio|text|binary): the "
+                             "file with its own MIME type (Range, ETag), or for text a JSON envelope with the "
+                             "decoded text (capped)", query=PreviewQuery, errors=(404, 416),
+                             media={**_FILE, "application/json": {"schema": {
+                                 "type": "object", "required": ["flag", "message", "result"],
+                                 "properties": {"flag": {"const": "success"}, "message": {"type": "string"},
+                                                "result": {"type": "string"}}}}})}
 
     @web.authenticated
     @authorized
@@ -325,7 +340,8 @@ class PreviewHandler(FileStreamHandler):
 
 
 class DownloadHandler(FileStreamHandler):
-    spec = {"get": "Download a file as an attachment (?file_path=...), with Range support"}
+    spec = {"get": Operation("Download a file as an attachment (?file_path=...), with Range support",
+                             query=FilePathQuery, errors=(404, 416), media=_FILE)}
 
     @web.authenticated
     @authorized

@@ -5,11 +5,14 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..schemas import JsonObject, MultipartFile, PluginUploaded
 from .base import ApiHandler
+from .openapi import Operation
 
 
 class DagInfoHandler(ApiHandler):
-    spec = {"get": "nndeploy's node catalogue (graph template, nodes, accepted edge types), plugins included"}
+    spec = {"get": Operation("nndeploy's node catalogue (graph template, nodes, accepted edge types), plugins "
+                             "included", result=JsonObject, errors=(503,))}
 
     @web.authenticated
     @authorized
@@ -18,7 +21,7 @@ class DagInfoHandler(ApiHandler):
 
 
 class ParamTypesHandler(ApiHandler):
-    spec = {"get": "Every nndeploy parameter enum and its values"}
+    spec = {"get": Operation("Every nndeploy parameter enum and its values", result=JsonObject, errors=(503,))}
 
     @web.authenticated
     @authorized
@@ -27,8 +30,9 @@ class ParamTypesHandler(ApiHandler):
 
 
 class PluginUploadHandler(ApiHandler):
-    spec = {"post": "Upload a plugin node file (multipart 'file', .py or .so) into resources/plugin; workers load "
-                    "it before their next task"}
+    spec = {"post": Operation("Upload a plugin node file (multipart 'file', .py or .so) into resources/plugin; "
+                              "workers load it before their next task", body=MultipartFile, multipart=True,
+                              result=PluginUploaded, status=201, errors=(413,))}
 
     @web.authenticated
     @authorized

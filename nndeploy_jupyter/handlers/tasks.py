@@ -5,40 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tornado import web
 
-from ..errors import BadRequest
-from ..services.tasks import DEFAULT_PRIORITY
+from ..schemas import (
+    Flushed,
+    Graph,
+    History,
+    HistoryQuery,
+    PriorityQuery,
+    QueueInfo,
+    QueueRequest,
+    TaskCreated,
+    TaskRecord,
+)
 from .base import ApiHandler
-
-PRIORITY_BOUND = 1_000_000_000
-HISTORY_MAX_ITEMS = 1000
-
-
-class QueueRequest(BaseModel):
-    """Run a saved workflow, a template or a graph given inline, with parameter overrides:
-    ``{"<node name_>": {"<key>": value}}``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    workflow_id: str | None = Field(default=None, min_length=1, max_length=200)
-    template_id: str | None = Field(default=None, min_length=1, max_length=200)
-    graph: dict[str, Any] | None = None
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=-PRIORITY_BOUND, le=PRIORITY_BOUND)
-    download: bool = False
-
-    @model_validator(mode="after")
-    def _one_source(self) -> QueueRequest:
-        if sum(source is not None for source in (self.workflow_id, self.template_id, self.graph)) != 1:
-            raise ValueError("give exactly one of workflow_id, template_id and graph")
-        return self
+from .openapi import Operation
 
 
 class QueueHandler(ApiHandler):
-    spec = {"post": "Queue a task (202): a graph JSON object (?priority=N), or {workflow_id | template_id | graph, "
-                    "params, priority, download}; the graph is validated first (400 naming the node)"}
+    spec = {"post": Operation(
+        "Queue a task (202): a graph JSON object (?priority=N), or {workflow_id | template_id | graph, params, "
+        "priority, download}; the graph is validated first (400 naming the node)",
+        body=QueueRequest | Graph, query=PriorityQuery, result=TaskCreated, status=202, errors=(404, 413, 503),
+        links=(("get_queue_by_task_id", "task_id", "task_id"), ("post_queue_cancel_by_task_id", "task_id", "task_id")))}
 
     @web.authenticated
     @authorized
@@ -51,8 +40,8 @@ class QueueHandler(ApiHandler):
             task_id = await tasks.submit(graph, priority=request.priority, source=source,
                                          params=request.params or None, download=request.download)
         else:
-            task_id = await tasks.submit(body, priority=self._priority())
-        self.ok({"task_id": task_id}, "success", status=202)
+            task_id = await tasks.submit(body, priority=self.parse_query(PriorityQuery).priority)
+        self.ok(TaskCreated(task_id=task_id), "success", status=202)
 
     async def _saved_graph(self, request: QueueRequest) -> tuple[dict[str, Any], str | None]:
         if request.graph is not None:
@@ -64,19 +53,10 @@ class QueueHandler(ApiHandler):
         template_id = await self.services.templates.find(request.template_id)
         return await self.services.templates.get(template_id), f"template:{template_id}"
 
-    def _priority(self) -> int:
-        text = self.query("priority", required=False, default=str(DEFAULT_PRIORITY))
-        try:
-            priority = int(text or "")
-        except ValueError:
-            raise BadRequest(f"priority must be an integer, not {text!r}") from None
-        if abs(priority) > PRIORITY_BOUND:
-            raise BadRequest(f"priority must be between -{PRIORITY_BOUND} and {PRIORITY_BOUND}")
-        return priority
-
 
 class QueueInfoHandler(ApiHandler):
-    spec = {"get": "Tasks in flight: running, dispatched and pending (in the order they will run)"}
+    spec = {"get": Operation("Tasks in flight: running, dispatched and pending (in the order they will run)",
+                             result=QueueInfo)}
 
     @web.authenticated
     @authorized
@@ -85,23 +65,19 @@ class QueueInfoHandler(ApiHandler):
 
 
 class QueueHistoryHandler(ApiHandler):
-    spec = {"get": "Ended tasks, newest first (?max_items=1..1000, default 100): {items, total}"}
+    spec = {"get": Operation("Ended tasks, newest first (?max_items=1..1000, default 100): {items, total}",
+                             query=HistoryQuery, result=History)}
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        text = self.query("max_items", required=False, default="100")
-        try:
-            max_items = int(text or "")
-        except ValueError:
-            raise BadRequest(f"max_items must be an integer, not {text!r}") from None
-        if not 1 <= max_items <= HISTORY_MAX_ITEMS:
-            raise BadRequest(f"max_items must be between 1 and {HISTORY_MAX_ITEMS}")
-        self.ok(await self.services.tasks.history(max_items), "history fetched")
+        query = self.parse_query(HistoryQuery)
+        self.ok(await self.services.tasks.history(query.max_items), "history fetched")
 
 
 class TaskHandler(ApiHandler):
-    spec = {"get": "One task: state, priority, timestamps, error, time_profile, outputs, values"}
+    spec = {"get": Operation("One task: state, priority, timestamps, error, time_profile, outputs, values",
+                             result=TaskRecord, errors=(404,))}
 
     @web.authenticated
     @authorized
@@ -110,23 +86,27 @@ class TaskHandler(ApiHandler):
 
 
 class CancelHandler(ApiHandler):
-    spec = {"post": "Cancel a task: pending ends at once, running is interrupted; 404 unknown, 409 already ended"}
+    spec = {"post": Operation(
+        "Cancel a task, answered at once: a pending task is CANCELLED; a dispatched or running one is asked to "
+        "stop (cancel_requested: true) and its end follows on the socket; 404 unknown, 409 already ended",
+        result=TaskRecord, errors=(404, 409))}
 
     @web.authenticated
     @authorized
     async def post(self, task_id: str) -> None:
         record = await self.services.tasks.cancel(task_id)
-        self.ok(record, f"task {task_id} {record['state']}")
+        ending = "" if record.state.final else " (cancel requested: its end follows on the socket)"
+        self.ok(record, f"task {task_id} {record.state}{ending}")
 
 
 class FlushHandler(ApiHandler):
-    spec = {"post": "Cancel every pending task (running tasks go on)"}
+    spec = {"post": Operation("Cancel every pending task (running tasks go on)", result=Flushed)}
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         cancelled = await self.services.tasks.flush()
-        self.ok({"cancelled": cancelled}, f"pending cleared: {len(cancelled)}")
+        self.ok(Flushed(cancelled=cancelled), f"pending cleared: {len(cancelled)}")
 
 
 ROUTES = [

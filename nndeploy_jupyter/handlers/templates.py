@@ -5,11 +5,14 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..schemas import JsonObject, TemplateSummary
 from .base import ApiHandler
+from .openapi import Operation
 
 
 class TemplateListHandler(ApiHandler):
-    spec = {"get": "List templates (id, name_, desc_, cover_, requirements_, category_)"}
+    spec = {"get": Operation("List templates (id, name_, desc_, cover_, requirements_, category_)",
+                             result=list[TemplateSummary])}
 
     @web.authenticated
     @authorized
@@ -19,7 +22,7 @@ class TemplateListHandler(ApiHandler):
 
 
 class TemplateCategoriesHandler(ApiHandler):
-    spec = {"get": "List template categories"}
+    spec = {"get": Operation("List template categories", result=list[str])}
 
     @web.authenticated
     @authorized
@@ -28,7 +31,8 @@ class TemplateCategoriesHandler(ApiHandler):
 
 
 class TemplateHandler(ApiHandler):
-    spec = {"get": "The JSON of one template, by id or by name_ (as POST queue accepts it)"}
+    spec = {"get": Operation("The JSON of one template, by id or by name_ (as POST queue accepts it)",
+                             result=JsonObject, errors=(404,))}
 
     @web.authenticated
     @authorized

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from pydantic import BaseModel, Field
 from tornado import web
 
 from ..errors import BadRequest
+from ..schemas import JsonObject, MultipartFile, Saved, SaveRequest, WorkflowSummary, WorkflowUploaded
 from .base import ApiHandler, attachment_header
+from .openapi import Operation
 
-
-class SaveRequest(BaseModel):
-    """nndeploy's save body: no ``id`` creates a workflow, an ``id`` updates (or renames) that one."""
-
-    id: str | None = Field(default=None, min_length=1, max_length=100)
-    businessContent: dict[str, Any] | str
+# Where a saved or uploaded workflow's id leads.
+_WORKFLOW_LINKS = (("get_workflow_by_workflow_id", "workflow_id", "id"),
+                   ("get_workflow_download_by_workflow_id", "workflow_id", "id"),
+                   ("post_workflow_delete_by_workflow_id", "workflow_id", "id"))
 
 
 class WorkflowListHandler(ApiHandler):
-    spec = {"get": "List saved workflows (id, name_, developer_, desc_)"}
+    spec = {"get": Operation("List saved workflows (id, name_, developer_, desc_)", result=list[WorkflowSummary])}
 
     @web.authenticated
     @authorized
@@ -31,7 +29,7 @@ class WorkflowListHandler(ApiHandler):
 
 
 class WorkflowHandler(ApiHandler):
-    spec = {"get": "The JSON of one workflow"}
+    spec = {"get": Operation("The JSON of one workflow", result=JsonObject, errors=(404,))}
 
     @web.authenticated
     @authorized
@@ -40,18 +38,21 @@ class WorkflowHandler(ApiHandler):
 
 
 class WorkflowSaveHandler(ApiHandler):
-    spec = {"post": "Create or update a workflow from {id?, businessContent}"}
+    spec = {"post": Operation("Create or update a workflow from {id?, businessContent}", body=SaveRequest,
+                              result=Saved, errors=(404, 409, 413), links=_WORKFLOW_LINKS)}
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         body = self.parse(SaveRequest)
         saved = await self.services.workflows.save(body.businessContent, body.id)
-        self.ok({"id": saved.id}, "created" if saved.created else "updated")
+        self.ok(Saved(id=saved.id), "created" if saved.created else "updated")
 
 
 class WorkflowUploadHandler(ApiHandler):
-    spec = {"post": "Upload a workflow JSON file (multipart field 'file')"}
+    spec = {"post": Operation("Upload a workflow JSON file (multipart field 'file')", body=MultipartFile,
+                              multipart=True, result=WorkflowUploaded, status=201, errors=(409, 413),
+                              links=_WORKFLOW_LINKS)}
 
     @web.authenticated
     @authorized
@@ -60,12 +61,13 @@ class WorkflowUploadHandler(ApiHandler):
         if not file.filename.lower().endswith(".json"):
             raise BadRequest(f"{file.filename!r} is not a .json workflow")
         saved = await self.services.workflows.save(file.body)
-        self.ok({"id": saved.id, "filename": file.filename, "size": len(file.body)},
+        self.ok(WorkflowUploaded(id=saved.id, filename=file.filename, size=len(file.body)),
                 f"workflow {file.filename} has been uploaded", status=201)
 
 
 class WorkflowDownloadHandler(ApiHandler):
-    spec = {"get": "Download a workflow as a .json attachment"}
+    spec = {"get": Operation("Download a workflow as a .json attachment", errors=(404,),
+                             media={"application/json": {"schema": {"type": "object"}}})}
 
     @web.authenticated
     @authorized
@@ -77,7 +79,7 @@ class WorkflowDownloadHandler(ApiHandler):
 
 
 class WorkflowDeleteHandler(ApiHandler):
-    spec = {"post": "Delete a workflow (its file and its row)"}
+    spec = {"post": Operation("Delete a workflow (its file and its row)", errors=(404,))}
 
     @web.authenticated
     @authorized

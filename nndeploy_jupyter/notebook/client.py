@@ -15,14 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..states import FINAL_STATES, TaskState
 from .discovery import ServerInfo, find_server
 from .http import ApiError, Http
 from .stream import EventStream
 
-FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"})
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LOG_LINES_KEPT = 5000
 EVENTS_GRACE_SECONDS = 2.0
+RECORD_GRACE_SECONDS = 30.0  # how long an ended task's record may take to be readable (a server restarting)
 Params = dict[str, dict[str, Any]]
 
 
@@ -47,7 +48,7 @@ class Task:
     def __init__(self, client: Client, task_id: str):
         self.client = client
         self.id = task_id
-        self.state = "PENDING"
+        self.state: TaskState | str = TaskState.PENDING
         self.error: str | None = None
         self.priority: int | None = None
         self.record: dict[str, Any] = {}
@@ -71,7 +72,7 @@ class Task:
 
     @property
     def succeeded(self) -> bool:
-        return self.state == "SUCCEEDED"
+        return self.state == TaskState.SUCCEEDED
 
     @property
     def logs(self) -> list[str]:
@@ -117,7 +118,7 @@ class Task:
                 live = self.client.stream.connected.is_set()
                 poll_interval = 2.0 if live else min(poll_interval * 2, 1.0)
                 next_poll = time.monotonic() + poll_interval
-        self.refresh()
+        self._refresh_ended(deadline)
         if self.client.stream.connected.is_set():
             # The record can say "finished" before the stream has delivered the last log lines: a moment more.
             self._completion_seen.wait(EVENTS_GRACE_SECONDS)
@@ -125,9 +126,28 @@ class Task:
             raise TaskFailed(self)
         return self
 
-    def cancel(self) -> Task:
+    def _refresh_ended(self, deadline: float | None) -> None:
+        """Read the ended task's record (outputs, values). A server that stops marks its running tasks
+        INTERRUPTED on its way down, so the end may be known while the server is away: wait a little for it to
+        come back, then keep what the events said."""
+        until = time.monotonic() + RECORD_GRACE_SECONDS
+        until = until if deadline is None else min(until, deadline)
+        while True:
+            try:
+                self.refresh()
+                return
+            except ConnectionError:
+                if time.monotonic() >= until:
+                    return
+                time.sleep(0.25)
+
+    def cancel(self, wait: bool = True, timeout: float | None = None) -> Task:
+        """Ask the server to stop the task. It answers at once (a running task is interrupted, then killed after
+        the server's cancel grace); with ``wait`` this returns once the task has ended, in CANCELLED or in
+        whatever state it reached first. Raises nothing for the end itself: read ``state``."""
         self.client.cancel(self.id)
-        return self.refresh()
+        self.refresh()
+        return self.wait(timeout, raise_on_failure=False) if wait else self
 
     def refresh(self) -> Task:
         """Read the task's record (state, error, outputs, values, time profile) from the server."""
@@ -182,6 +202,8 @@ class Task:
     def _set_state(self, state: str) -> None:
         if self.state in FINAL_STATES and state not in FINAL_STATES:
             return  # a late event never reopens a finished task
+        with contextlib.suppress(ValueError):  # a state this Client does not know (a newer server) stays a string
+            state = TaskState(state)
         self.state = state
         if state in FINAL_STATES:
             self._finished.set()
@@ -262,6 +284,8 @@ class Client:
         return result.get("items", []) if isinstance(result, dict) else result
 
     def cancel(self, task_id: str) -> str:
+        """Ask the server to stop a task; its answer, in words (it does not wait for the end: ``Task.cancel``
+        can)."""
         return self.http.envelope("POST", f"queue/cancel/{task_id}").get("message", "")
 
     def upload_node(self, filename: str, source: str | bytes) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
+from ..states import FINAL_STATES, TaskState
 from .client import IMAGE_SUFFIXES, Task
 
 LOG_TAIL = 12
@@ -30,8 +31,8 @@ VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv")
 BROWSER_VIDEO = ("mp4", "webm")
 RIGHT = "style='text-align:right;padding-left:1em'"
 TEXT_SUFFIXES = (".txt", ".json", ".md", ".csv", ".log")
-STATE_COLOURS = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "CANCELLED": "#c62828", "INTERRUPTED": "#c62828"}
-BAR_STYLES = {"SUCCEEDED": "success", "FAILED": "danger", "CANCELLED": "danger", "INTERRUPTED": "danger"}
+STATE_COLOURS = {state: "#2e7d32" if state == TaskState.SUCCEEDED else "#c62828" for state in FINAL_STATES}
+BAR_STYLES = {state: "success" if state == TaskState.SUCCEEDED else "danger" for state in FINAL_STATES}
 
 
 class TaskProgress(widgets.VBox):

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..states import TaskState
 from . import protocol
 
 PROGRESS_INTERVAL_SECONDS = 0.15
@@ -101,7 +102,7 @@ class GraphTask:
         """The task's outcome: ``state``, ``error``, ``status_only``, ``time_profile``, ``values``."""
         import nndeploy.dag
 
-        outcome: dict[str, Any] = {"state": "SUCCEEDED", "error": None, "status_only": False,
+        outcome: dict[str, Any] = {"state": TaskState.SUCCEEDED, "error": None, "status_only": False,
                                    "time_profile": {}, "values": {}}
         progress = threading.Thread(target=self._report_progress, name="progress", daemon=True)
         try:
@@ -127,11 +128,11 @@ class GraphTask:
         except _Stopped:
             pass
         except (Exception, SystemExit) as e:  # noqa: BLE001  (C++ errors, plugin errors, bad keys, sys.exit()...)
-            outcome.update(state="FAILED", error=self._explain(e))
+            outcome.update(state=TaskState.FAILED, error=self._explain(e))
         finally:
             self._finish(progress, outcome)
         if self.cancel_requested.is_set():
-            outcome.update(state="CANCELLED", error=None, status_only=False)
+            outcome.update(state=TaskState.CANCELLED, error=None, status_only=False)
         return outcome
 
     def _run_loop(self, outcome: dict[str, Any]) -> dict[str, str]:
@@ -160,7 +161,7 @@ class GraphTask:
 
     def _stop_if_cancelled(self, outcome: dict[str, Any]) -> None:
         if self.cancel_requested.is_set():
-            outcome.update(state="CANCELLED")
+            outcome.update(state=TaskState.CANCELLED)
             raise _Stopped
 
     def _check(self, status: Any, outcome: dict[str, Any]) -> None:
@@ -168,9 +169,9 @@ class GraphTask:
 
         if status != nndeploy.base.StatusCode.Ok:
             if self.cancel_requested.is_set() or int(status.get_code()) == INTERRUPTED_STATUS:
-                outcome.update(state="CANCELLED")
+                outcome.update(state=TaskState.CANCELLED)
             else:
-                outcome.update(state="FAILED", error=status.get_desc(), status_only=True)
+                outcome.update(state=TaskState.FAILED, error=status.get_desc(), status_only=True)
             raise _Stopped
 
     def _explain(self, error: Exception) -> str:
@@ -193,8 +194,8 @@ class GraphTask:
             if self._init_attempted:  # a failed init may have set up part of the graph (as GraphRunner does)
                 self.graph.deinit()
         except Exception as e:  # noqa: BLE001  (a failing deinit fails the task, not the worker)
-            if outcome["state"] == "SUCCEEDED":
-                outcome.update(state="FAILED", error=self._explain(e))
+            if outcome["state"] == TaskState.SUCCEEDED:
+                outcome.update(state=TaskState.FAILED, error=self._explain(e))
         self.graph = None
 
     def _report_progress(self) -> None:
@@ -313,7 +314,7 @@ class Worker:
             self.current = None
         write_marker(protocol.end_marker(task_id))
         self.channel.send({"type": "finished", "task_id": task_id, **outcome})
-        release_memory(full=task.total > 1 or outcome["state"] != "SUCCEEDED")
+        release_memory(full=task.total > 1 or outcome["state"] != TaskState.SUCCEEDED)
 
 
 def release_memory(full: bool) -> None:

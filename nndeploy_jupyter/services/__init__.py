@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Unavailable
+from ..runtime.executor import Executor, ExecutorContext
 from ..runtime.plugins import BUILTIN_PLUGIN_DIR
-from ..runtime.supervisor import Supervisor
+from ..schemas import SystemEvent
 from ..store import Database
+from ..store.tasks import TaskStore
 from ..workspace import Workspace
 from .catalogue import NodeCatalogue
 from .downloads import Downloads
@@ -26,6 +29,12 @@ from .templates import TemplateCatalog
 from .workflows import WorkflowStore
 
 
+def local_executor(context: ExecutorContext, log: logging.Logger) -> Executor:
+    from ..runtime.local import LocalExecutor
+
+    return LocalExecutor(context, log=log)
+
+
 @dataclass(frozen=True)
 class ServicesConfig:
     workspace: Path
@@ -35,6 +44,8 @@ class ServicesConfig:
     max_json_bytes: int = 16 << 20
     template_dirs: list[Path] = field(default_factory=list)
     cancel_grace_seconds: float = 5.0
+    # Builds the executor (the extension's executor_class); called once per Services.
+    executor_factory: Callable[[ExecutorContext, logging.Logger], Executor] = local_executor
 
 
 class Services:
@@ -49,14 +60,12 @@ class Services:
         self.events = EventHub()
         self.downloads = Downloads(self.workspace, self.events, self.log)
         self.files = FileStore(self.workspace, config.max_upload_bytes, self.templates)
-        plugin_dirs = [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")]
-        self.supervisor = Supervisor(self.workspace, config.max_workers, config.cancel_grace_seconds, self.log,
-                                     plugin_dirs)
-        self.plugins = PluginInstaller(self.workspace, self.supervisor, self.catalogue)
-        self.tasks = TaskQueue(self.db, self.events, self.supervisor, self.workspace, self.catalogue,
-                               max_workers=config.max_workers, history_limit=config.history_limit,
-                               cancel_grace_seconds=config.cancel_grace_seconds, log=self.log,
-                               downloads=self.downloads)
+        context = ExecutorContext(self.workspace, config.max_workers, config.cancel_grace_seconds,
+                                  [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")])
+        self.executor = config.executor_factory(context, self.log)
+        self.plugins = PluginInstaller(self.workspace, self.executor, self.catalogue)
+        self.tasks = TaskQueue(TaskStore(self.db, config.history_limit), self.events, self.executor,
+                               self.workspace, self.catalogue, self.downloads, self.log)
         self._started: asyncio.Future[None] | None = None
         self._warming: asyncio.Future[None] | None = None
 
@@ -75,20 +84,22 @@ class Services:
         await self.db.open()
         await self.tasks.start()
         # Workers import nndeploy (about a second each): warm them in the background, the queue waits for them.
-        self._warming = asyncio.ensure_future(self._start_workers())
+        self._warming = asyncio.ensure_future(self._start_executor())
 
-    async def _start_workers(self) -> None:
+    async def _start_executor(self) -> None:
         try:
-            await self.supervisor.start()
-        except Exception:
-            self.log.exception("nndeploy workers did not start; tasks stay pending")
+            await self.executor.start()
+        except Exception as e:  # e.g. a cluster that does not see the workspace: said to every client, in words
+            self.log.exception("the executor did not start; tasks stay pending")
+            self.events.publish(SystemEvent(event="executor_failed", detail={"error": f"{type(e).__name__}: {e}"}),
+                                message="the executor did not start; tasks stay pending")
 
     async def stop(self) -> None:
         if self._started is None:
             return
         await self.downloads.stop()
         await self.tasks.stop()
-        await self.supervisor.stop()  # also ends workers still warming up
+        await self.executor.stop()  # also ends workers still warming up
         if self._warming is not None:
             await self._warming
         await self.tasks.drain(timeout=5)

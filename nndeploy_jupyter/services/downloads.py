@@ -27,11 +27,12 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ApiError, BadRequest, Unavailable
 from ..runtime.process import child_env
+from ..schemas import DownloadError, DownloadProgress, DownloadProgressEvent, ModelDownloadDoneEvent
 from ..workspace import Workspace
 from .events import EventHub
 from .files import safe_filename
@@ -54,6 +55,13 @@ print(model_file_download(model_id=sys.argv[1], file_path=sys.argv[2], local_dir
 # A tqdm bar: "Downloading [detect/yolo11s.sim.onnx]:   3%|2    | 1.00M/36.2M [00:01<00:46, 790kB/s]"
 _TQDM_SIZES = re.compile(r"\|\s*([\d.]+)([kMGT]?)i?B?/([\d.]+)([kMGT]?)i?B?\s*\[")
 _UNITS = {"": 1, "k": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+DOWNLOAD_JOB_PREFIX = "download-"  # a job's id says its kind: its channel replays, it has no task record
+
+
+def is_download_job(channel: str) -> bool:
+    return channel.startswith(DOWNLOAD_JOB_PREFIX)
 
 
 class DownloadFailed(Unavailable):
@@ -122,22 +130,22 @@ class Progress:
         self._last_time = float("-inf")
         self._last_percent = float("-inf")
 
-    def update(self, downloaded: int, total: int | None, phase: str = "progress") -> None:
+    def update(self, downloaded: int, total: int | None,
+               phase: Literal["progress", "exists", "done"] = "progress") -> None:
         now = time.monotonic()
         percent = downloaded * 100.0 / total if total else None
         moved = percent is not None and percent - self._last_percent >= THROTTLE_PERCENT
         if phase == "progress" and not moved and now - self._last_time < THROTTLE_SECONDS:
             return
         self._last_time, self._last_percent = now, percent if percent is not None else self._last_percent
-        detail = {"phase": phase, "filename": self._filename, "downloaded": downloaded, "total": total,
-                  "percent": percent, "elapsed": round(now - self._started, 3)}
+        detail = DownloadProgress(phase=phase, filename=self._filename, downloaded=downloaded, total=total,
+                                  percent=percent, elapsed=round(now - self._started, 3))
         publish = self._events.publish if _on_event_loop() else self._events.publish_threadsafe
-        publish("download_progress", self._task_id, message="download progress", detail=detail)
-
+        publish(DownloadProgressEvent(task_id=self._task_id, detail=detail))
 
     def fail(self, error: str) -> None:
-        self._events.publish("download_progress", self._task_id, flag="error", message="download failed",
-                             detail={"phase": "error", "filename": self._filename, "error": error})
+        detail = DownloadError(filename=self._filename, error=error)
+        self._events.publish(DownloadProgressEvent(task_id=self._task_id, detail=detail))
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
@@ -164,7 +172,7 @@ class Downloads:
     def start(self, graph: Any) -> str:
         """Check the graph's entries now (400 if malformed), fetch them in the background; the task id."""
         found = sources(self.workspace, parse_graph(graph))
-        task_id = str(uuid.uuid4())
+        task_id = f"{DOWNLOAD_JOB_PREFIX}{uuid.uuid4()}"
         self._task_ids[task_id] = None
         while len(self._task_ids) > KNOWN_TASKS:
             self._task_ids.popitem(last=False)
@@ -173,10 +181,9 @@ class Downloads:
         job.add_done_callback(self._jobs.discard)
         return task_id
 
-    def owns(self, task_id: str) -> bool:
-        """Whether ``task_id`` names one of the last download jobs :meth:`start` began (running or ended), so
-        the WebSocket can let a client bind to it although the task queue does not know it."""
-        return task_id in self._task_ids
+    def knows(self, job_id: str) -> bool:
+        """Whether ``job_id`` names one of the last download jobs :meth:`start` began (running or ended)."""
+        return job_id in self._task_ids
 
     async def fetch_for_graph(self, task_id: str, graph: Any) -> dict[str, str]:
         """Fetch what ``graph`` names, as events of ``task_id``; ``{"<field>.<i>": "resources/..."}``.
@@ -202,10 +209,9 @@ class Downloads:
         except Exception as e:
             failure = e if isinstance(e, ApiError) else DownloadFailed(f"{type(e).__name__}: {e}")
             self.log.warning("download task %s failed: %s", task_id, failure.message)
-            self.events.publish("model_download_done", task_id, flag="failed",
-                                message=f"download failed: {failure.message}", detail=done)
+            self.events.publish(ModelDownloadDoneEvent(task_id=task_id, detail=done, error=failure.message))
             raise failure from None
-        self.events.publish("model_download_done", task_id, message="download done", detail=done)
+        self.events.publish(ModelDownloadDoneEvent(task_id=task_id, detail=done))
         return done
 
     async def _fetch(self, task_id: str, source: Source) -> None:

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Unavailable
+from ..runtime.executor import Executor
 from ..runtime.plugins import PLUGIN_SUFFIXES
-from ..runtime.supervisor import Supervisor
 from ..workspace import Workspace, check_name, write_atomically
 from .catalogue import NodeCatalogue
 
 
 class PluginInstaller:
-    def __init__(self, workspace: Workspace, supervisor: Supervisor, catalogue: NodeCatalogue):
+    def __init__(self, workspace: Workspace, executor: Executor, catalogue: NodeCatalogue):
         self.workspace = workspace
-        self.supervisor = supervisor
+        self.executor = executor
         self.catalogue = catalogue
 
     async def install(self, filename: str, data: bytes) -> dict[str, Any]:
@@ -28,7 +28,7 @@ class PluginInstaller:
             raise BadRequest(f"{filename!r} is not a plugin: a .py or .so file is expected")
         path = self.workspace.folder("plugin") / name
         await asyncio.to_thread(write_atomically, path, data)
-        self.supervisor.reload_plugins()
+        self.executor.reload_plugins()
         self.catalogue.invalidate()
         try:
             plugin_error = (await self.catalogue.get())["plugin_errors"].get(name)

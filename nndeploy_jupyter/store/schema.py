@@ -56,4 +56,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tasks ADD COLUMN download INTEGER NOT NULL DEFAULT 0
     """,
+    # 4: a cancel asked for while the task was on the executor; its end follows (POST queue/cancel answers at once).
+    """
+    ALTER TABLE tasks ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0
+    """,
 ]

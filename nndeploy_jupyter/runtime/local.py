@@ -1,9 +1,10 @@
-"""Server side of the graph workers: spawn, pre-warm, dispatch, watch, cancel, kill and restart them.
+"""The local executor: graph workers on this machine, supervised. Spawn, pre-warm, dispatch, watch, cancel,
+kill and restart them.
 
 Never imports nndeploy. Each worker (``worker.py``) is a child in its own session (so a kill takes its whole
 process group); it starts in a scratch folder and runs graphs with the workspace as cwd. Its stdout/stderr
 are drained line by line into ``log`` events of the task that printed them; its messages (``protocol.py``)
-become ``started``/``progress`` events and the task's outcome. A worker that dies fails its task with the
+become :class:`Started` and ``progress`` events and the task's outcome. A worker that dies fails its task with the
 signal or exit code (and the node that was running, as the worker last saw it), and is replaced in the
 background.
 """
@@ -21,16 +22,16 @@ import signal
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..workspace import Workspace
-from . import protocol
-from .process import child_env
+from pydantic import ValidationError
 
-Emit = Callable[[str, dict], None]
+from ..schemas import LogEvent, OutputFile, ProgressEvent, RunOutcome, TaskState, TimeProfile
+from . import protocol
+from .executor import BaseExecutor, Emit, ExecutorContext, ExecutorEvent, ExecutorTask, Started
+from .process import child_env
 
 READY_TIMEOUT_SECONDS = 120
 LOG_DRAIN_SECONDS = 2.0  # after a task's outcome, how long its last log lines may take to arrive
@@ -38,21 +39,11 @@ RESTART_BACKOFF_SECONDS = (0.0, 1.0, 5.0, 30.0)
 STREAM_LIMIT = 1 << 20
 MAX_LOG_LINES = 10_000  # log events per task
 MAX_LOG_LINE_CHARS = 8_000
+NODE_RUNNING = "RUNNING"  # nndeploy's per-node run status (not a task's state)
 _FRAME = re.compile(r'\s*File "(?P<path>[^"]+)", line (?P<line>\d+) in (?P<function>\S+)')
 # Code that is not the user's: the interpreter's libraries (nndeploy included) and this package.
 _LIBRARY_DIRS = tuple({*(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")),
                        str(Path(__file__).resolve().parent.parent), "<"})
-
-
-@dataclass
-class RunOutcome:
-    """How a task ended, whatever the cause: success, failure, cancel, crash, kill."""
-
-    state: str  # "SUCCEEDED" | "FAILED" | "CANCELLED"
-    error: str | None  # the exception text, the status with nndeploy's E/ line, "worker crashed: SIGSEGV ..."
-    time_profile: dict  # {"init_time": ms, "run_time": ms, "nodes": {name: {"init_time", "average_time", "runs"}}}
-    values: dict[str, str]  # small String/Num/Bool outputs by consumer node name (upstream's `memory`)
-    outputs: list[dict]  # {"node", "path" (absolute), "size"} of files Output nodes wrote during this run
 
 
 @dataclass
@@ -92,8 +83,13 @@ class _Worker:
         self.untasked_lines: collections.deque[str] = collections.deque(maxlen=20)  # output outside tasks
 
     @property
+    def live(self) -> bool:
+        """Warm and not going: it counts in the executor's capacity, busy or not."""
+        return self.ready.done() and not self.exited.done() and not self.killed
+
+    @property
     def idle(self) -> bool:
-        return self.ready.done() and not self.exited.done() and not self.killed and self.task is None
+        return self.live and self.task is None
 
     def send(self, command: dict) -> None:
         assert self.proc.stdin is not None
@@ -114,18 +110,16 @@ class _Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-class Supervisor:
-    """``size`` pre-warmed workers. ``run()`` takes an idle one and returns the task's :class:`RunOutcome`;
-    it never raises for the task's failure. ``emit(type, fields)`` gets, on the event loop: ``started``
-    ``{"pid"}``, ``progress`` ``{"detail", "done", "total", "nodes"}`` and ``log`` ``{"log"}``."""
+class LocalExecutor(BaseExecutor):
+    """``max_workers`` pre-warmed worker processes. ``run()`` takes an idle one and returns the task's
+    :class:`RunOutcome`; it never raises for the task's failure. Capacity is the number of live, warm workers."""
 
-    def __init__(self, workspace: Workspace, size: int, cancel_grace_seconds: float, log: logging.Logger,
-                 plugin_dirs: list[Path]):
-        self.workspace = workspace
-        self.size = size
-        self.cancel_grace_seconds = cancel_grace_seconds
-        self.log = log
-        self.plugin_dirs = plugin_dirs
+    def __init__(self, context: ExecutorContext, **kwargs: Any):
+        super().__init__(context, **kwargs)
+        self.workspace = context.workspace
+        self.size = context.max_workers
+        self.cancel_grace_seconds = context.cancel_grace_seconds
+        self.plugin_dirs = list(context.plugin_dirs)
         self._workers: dict[int, _Worker] = {}
         self._tasks: dict[str, _Task] = {}  # tasks inside run()
         self._plugin_generation = 0
@@ -163,6 +157,9 @@ class Supervisor:
         if self._scratch is not None:
             await asyncio.to_thread(shutil.rmtree, self._scratch, True)
 
+    def capacity(self) -> int:
+        return sum(worker.live for worker in self._workers.values())
+
     def idle(self) -> int:
         return sum(worker.idle for worker in self._workers.values())
 
@@ -175,14 +172,15 @@ class Supervisor:
     def reload_plugins(self) -> None:
         self._plugin_generation += 1
 
-    async def run(self, task_id: str, graph: dict, emit: Emit) -> RunOutcome:
+    async def run(self, spec: ExecutorTask, emit: Emit) -> RunOutcome:
+        task_id, graph = spec.task_id, spec.graph
         task = _Task(task_id, graph, emit, asyncio.get_running_loop().create_future())
-        self._tasks[task_id] = task
+        self._tasks[task_id] = task  # before the first await: a cancel that comes at once finds it
         try:
             task.outputs_before = await asyncio.to_thread(_output_mtimes, self._output_paths(graph))
             await self.wait_idle()
             if task.cancel_requested:  # cancelled before it reached a worker
-                return RunOutcome("CANCELLED", None, {}, {}, [])
+                return RunOutcome(state=TaskState.CANCELLED)
             worker = next(w for w in self._workers.values() if w.idle)
             task.worker = worker
             worker.task = task
@@ -237,15 +235,16 @@ class Supervisor:
         error = message.get("error")
         if message.get("status_only") and task.last_error_line:
             error = f"{error}: {task.last_error_line}"
-        return RunOutcome(message["state"], error, message.get("time_profile") or {},
-                          message.get("values") or {}, [])
+        return RunOutcome(state=message["state"], error=error,
+                          time_profile=TimeProfile.model_validate(message.get("time_profile") or {}),
+                          values=message.get("values") or {})
 
     def _death_outcome(self, task: _Task, returncode: int | None) -> RunOutcome:
         if task.cancel_requested:
             reason = "worker killed after cancel grace" if task.killed_after_grace else None
-            return RunOutcome("CANCELLED", reason, {}, {}, [])
+            return RunOutcome(state=TaskState.CANCELLED, error=reason)
         if self._stopping:
-            return RunOutcome("FAILED", "worker stopped: the server is shutting down", {}, {}, [])
+            return RunOutcome(state=TaskState.FAILED, error="worker stopped: the server is shutting down")
         cause = describe_exit(returncode)
         if task.running_nodes:
             cause += f" while running node {', '.join(task.running_nodes)}"
@@ -253,7 +252,7 @@ class Supervisor:
             cause += f" (at {task.crash_frame})"
         if returncode == -signal.SIGKILL:
             cause += " (killed from outside the server, e.g. by the out-of-memory killer)"
-        return RunOutcome("FAILED", f"worker crashed: {cause}", {}, {}, [])
+        return RunOutcome(state=TaskState.FAILED, error=f"worker crashed: {cause}")
 
     def _output_nodes(self, graph: dict) -> list[tuple[str, Path]]:
         """(node name, absolute path) of every Output node, nested graphs included."""
@@ -302,6 +301,7 @@ class Supervisor:
         if worker.ready.done():
             self.log.info("nndeploy worker %d ready (pid %d)", slot, proc.pid)
             self._failures[slot] = 0
+            self.capacity_changed()
             await self._notify_idle()
         else:
             worker.kill()
@@ -317,6 +317,7 @@ class Supervisor:
             worker.proc.stdin.close()
         if self._stopping:
             return
+        self.capacity_changed()
         self.log.warning("nndeploy worker %d (pid %d) ended: %s", worker.slot, worker.proc.pid,
                          describe_exit(returncode))
         if not worker.ready.done():
@@ -359,12 +360,17 @@ class Supervisor:
         if task is None or message.pop("task_id", None) != task.task_id:
             return
         if kind == "started":
-            _emit(task, "started", {"pid": message["pid"]}, self.log)
+            _emit(task, Started(task_id=task.task_id, pid=message["pid"]), self.log)
         elif kind == "running":
             task.running_nodes = message["nodes"]
         elif kind == "progress":
             task.running_nodes = _running_nodes(message)
-            _emit(task, "progress", message, self.log)
+            try:
+                progress = ProgressEvent(task_id=task.task_id, **message)
+            except ValidationError as e:
+                self.log.error("worker %d sent a malformed progress message: %s", worker.slot, e)
+                return
+            _emit(task, progress, self.log)
         elif kind == "finished" and not task.finished.done():
             task.finished.set_result(message)
 
@@ -390,10 +396,10 @@ class Supervisor:
         """A log event, within bounds: a node printing without end must not flood the server's memory."""
         task.log_lines += 1
         if task.log_lines <= MAX_LOG_LINES:
-            _emit(task, "log", {"log": line[:MAX_LOG_LINE_CHARS]}, self.log)
+            _emit(task, LogEvent(task_id=task.task_id, log=line[:MAX_LOG_LINE_CHARS]), self.log)
         elif task.log_lines == MAX_LOG_LINES + 1:
-            _emit(task, "log", {"log": f"[nndeploy-jupyter] more than {MAX_LOG_LINES} log lines: the rest are "
-                                       "not shown"}, self.log)
+            _emit(task, LogEvent(task_id=task.task_id, log=f"[nndeploy-jupyter] more than {MAX_LOG_LINES} log "
+                                                           "lines: the rest are not shown"), self.log)
 
     def _note_error(self, task: _Task, line: str) -> None:
         """Keep what explains a failure: nndeploy's last ``E/`` line, and after a fatal signal the innermost
@@ -429,15 +435,15 @@ def describe_exit(returncode: int | None) -> str:
     return f"exit code {returncode}"
 
 
-def _emit(task: _Task, kind: str, fields: dict, log: logging.Logger) -> None:
+def _emit(task: _Task, event: ExecutorEvent, log: logging.Logger) -> None:
     try:
-        task.emit(kind, fields)
+        task.emit(event)
     except Exception:
-        log.exception("event callback failed for task %s (%s)", task.task_id, kind)
+        log.exception("event callback failed for task %s (%s)", task.task_id, event.type)
 
 
 def _running_nodes(progress: dict) -> list[str]:
-    return [name for name, node in progress["detail"].items() if node["status"] == "RUNNING"]
+    return [name for name, node in progress["detail"].items() if node["status"] == NODE_RUNNING]
 
 
 def _walk_nodes(graph: dict) -> list[dict]:
@@ -459,7 +465,7 @@ def _output_mtimes(paths: list[Path]) -> dict[Path, int | None]:
     return mtimes
 
 
-def _fresh_outputs(before: dict[Path, int | None], nodes: list[tuple[str, Path]]) -> list[dict]:
+def _fresh_outputs(before: dict[Path, int | None], nodes: list[tuple[str, Path]]) -> list[OutputFile]:
     """Output files that exist and were written during the run (nndeploy reports Ok without writing)."""
     outputs = []
     for name, path in nodes:
@@ -468,7 +474,7 @@ def _fresh_outputs(before: dict[Path, int | None], nodes: list[tuple[str, Path]]
         except OSError:
             continue
         if before.get(path) != stat.st_mtime_ns:
-            outputs.append({"node": name, "path": str(path.resolve()), "size": stat.st_size})
+            outputs.append(OutputFile(node=name, path=str(path.resolve()), size=stat.st_size))
     return outputs
 
 

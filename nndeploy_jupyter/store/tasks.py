@@ -1,0 +1,198 @@
+"""The task table: every query the queue makes, and the one guarded transition that changes a task's state.
+
+:meth:`TaskStore.transition` is the only way a state changes. It moves a task only along the lifecycle
+(``PENDING → DISPATCHED → RUNNING → final``, or straight to a final state), so a finished task can never be
+overwritten: an outcome arriving after a cancel, a stop or a restart changes nothing, and says so by
+returning no record. Each call is one transaction; the caller publishes what it returns, once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import NotFound
+from ..schemas import (
+    FINAL_STATES,
+    IN_FLIGHT_STATES,
+    Graph,
+    History,
+    Params,
+    QueueInfo,
+    RunOutcome,
+    TaskRecord,
+    TaskState,
+)
+from .database import Database
+
+# Where each state may be reached from: the guard of every transition.
+_SOURCES: dict[TaskState, tuple[TaskState, ...]] = {
+    TaskState.DISPATCHED: (TaskState.PENDING,),
+    TaskState.RUNNING: (TaskState.DISPATCHED,),
+    **{final: (TaskState.PENDING, *IN_FLIGHT_STATES) for final in FINAL_STATES},
+}
+_STAMPS = {TaskState.DISPATCHED: "dispatched_at", TaskState.RUNNING: "started_at"}
+
+
+@dataclass(order=True)
+class Queued:
+    """A PENDING task as the queue keeps it: ordered by priority (lower first), then submission."""
+
+    priority: int
+    seq: int
+    task_id: str = field(compare=False)
+    name: str = field(compare=False)
+    graph: Graph = field(compare=False, repr=False)
+    download: bool = field(default=False, compare=False)  # fetch the graph's *_url_ resources first
+
+
+class TaskStore:
+    def __init__(self, db: Database, history_limit: int):
+        self.db = db
+        self.history_limit = history_limit
+
+    async def insert(self, task_id: str, graph: Graph, *, priority: int, name: str, source: str | None,
+                     params: Params | None, download: bool) -> Queued:
+        row = {"id": task_id, "priority": priority, "name": name, "graph": json.dumps(graph), "source": source,
+               "params": json.dumps(params) if params else None, "submitted_at": time.time(),
+               "download": int(download)}
+        seq = await self.db.run(lambda conn: _insert(conn, row))
+        return Queued(priority, seq, task_id, name, graph, download)
+
+    async def get(self, task_id: str) -> TaskRecord:
+        records = await self.db.run(lambda conn: _records(conn, [task_id]))
+        if not records:
+            raise NotFound(f"no task with id {task_id!r}")
+        return records[0]
+
+    async def info(self) -> QueueInfo:
+        def _info(conn: sqlite3.Connection) -> QueueInfo:
+            rows = conn.execute("SELECT * FROM tasks WHERE state IN (?, ?, ?) ORDER BY priority, seq",
+                                (TaskState.PENDING, *IN_FLIGHT_STATES)).fetchall()
+            records = [_record(r) for r in rows]
+            return QueueInfo(**{state.lower(): [r for r in records if r.state == state]
+                                for state in (TaskState.RUNNING, TaskState.DISPATCHED, TaskState.PENDING)})
+
+        return await self.db.run(_info)
+
+    async def history(self, max_items: int) -> History:
+        def _history(conn: sqlite3.Connection) -> History:
+            rows = conn.execute(
+                "SELECT * FROM tasks WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, seq DESC LIMIT ?",
+                (max_items,),
+            ).fetchall()
+            total = conn.execute("SELECT COUNT(*) FROM tasks WHERE finished_at IS NOT NULL").fetchone()[0]
+            return History(items=[_record(r) for r in rows], total=total)
+
+        return await self.db.run(_history)
+
+    async def pending(self) -> list[Queued]:
+        def _pending(conn: sqlite3.Connection) -> list[Queued]:
+            rows = conn.execute("SELECT id, priority, seq, name, graph, download FROM tasks WHERE state = ?",
+                                (TaskState.PENDING,)).fetchall()
+            return [Queued(r["priority"], r["seq"], r["id"], r["name"], json.loads(r["graph"]), bool(r["download"]))
+                    for r in rows]
+
+        return await self.db.run(_pending)
+
+    async def in_flight(self) -> list[str]:
+        """Ids of the tasks on an executor (DISPATCHED or RUNNING)."""
+        def _ids(conn: sqlite3.Connection) -> list[str]:
+            return [r["id"] for r in conn.execute("SELECT id FROM tasks WHERE state IN (?, ?)", IN_FLIGHT_STATES)]
+
+        return await self.db.run(_ids)
+
+    async def fetched(self, task_id: str) -> None:
+        """The task's downloads are done: a restart queues it without fetching again."""
+        def _fetched(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("UPDATE tasks SET download = 0 WHERE id = ?", (task_id,))
+
+        await self.db.run(_fetched)
+
+    async def transition(self, task_ids: list[str], state: TaskState, *, outcome: RunOutcome | None = None,
+                         worker_pid: int | None = None) -> list[TaskRecord]:
+        """Move each task to ``state`` if the lifecycle allows it from where it is; one transaction. The records
+        of the tasks that moved (the others had moved on already: ended, or never existed)."""
+        assert state.final == (outcome is not None), "a final state comes with its outcome, and only it"
+        return await self.db.run(lambda conn: _transition(conn, task_ids, state, outcome, worker_pid,
+                                                          self.history_limit))
+
+    async def request_cancel(self, task_id: str) -> TaskRecord | None:
+        """Note that a cancel was asked for a task on an executor; None if it is no longer there."""
+        def _request(conn: sqlite3.Connection) -> TaskRecord | None:
+            with conn:
+                moved = conn.execute("UPDATE tasks SET cancel_requested = 1 WHERE id = ? AND state IN (?, ?)",
+                                     (task_id, *IN_FLIGHT_STATES)).rowcount
+            return _records(conn, [task_id])[0] if moved else None
+
+        return await self.db.run(_request)
+
+
+# -- on the database thread -------------------------------------------------------------------------
+
+def _insert(conn: sqlite3.Connection, row: dict[str, Any]) -> int:
+    with conn:
+        cursor = conn.execute(
+            "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at, download) "
+            "VALUES (:id, :state, :priority, :name, :graph, :source, :params, :submitted_at, :download)",
+            {**row, "state": TaskState.PENDING})
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def _transition(conn: sqlite3.Connection, task_ids: list[str], state: TaskState, outcome: RunOutcome | None,
+                worker_pid: int | None, history_limit: int) -> list[TaskRecord]:
+    sources = _SOURCES[state]
+    guard = f"id = ? AND state IN ({', '.join('?' * len(sources))})"
+    now = time.time()
+    if outcome is not None:
+        sets = "state = ?, finished_at = ?, error = ?, time_profile = ?, result_values = ?, outputs = ?"
+        values: tuple[Any, ...] = (state, now, outcome.error, outcome.time_profile.model_dump_json(),
+                                   json.dumps(outcome.values),
+                                   json.dumps([o.model_dump(mode="json") for o in outcome.outputs]))
+    else:
+        sets = f"state = ?, {_STAMPS[state]} = ?, worker_pid = COALESCE(?, worker_pid)"
+        values = (state, now, worker_pid)
+    with conn:
+        moved = [task_id for task_id in task_ids
+                 if conn.execute(f"UPDATE tasks SET {sets} WHERE {guard}", (*values, task_id, *sources)).rowcount]
+        if outcome is not None and moved:
+            _trim_history(conn, history_limit)
+    return _records(conn, moved)
+
+
+def _trim_history(conn: sqlite3.Connection, limit: int) -> None:
+    """Keep the ``limit`` newest ended tasks (only ended tasks have ``finished_at``; its index finds the cut)."""
+    oldest_kept = conn.execute(
+        "SELECT finished_at, seq FROM tasks WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, seq DESC "
+        "LIMIT 1 OFFSET ?", (max(limit - 1, 0),)).fetchone()
+    if oldest_kept is not None:
+        conn.execute("DELETE FROM tasks WHERE finished_at < ? OR (finished_at = ? AND seq < ?)",
+                     (oldest_kept["finished_at"], oldest_kept["finished_at"], oldest_kept["seq"]))
+
+
+def _records(conn: sqlite3.Connection, task_ids: list[str]) -> list[TaskRecord]:
+    """The records of ``task_ids`` still in the table, in the order given."""
+    rows: dict[str, sqlite3.Row] = {}
+    for start in range(0, len(task_ids), 500):  # SQLite caps the number of bound parameters
+        chunk = task_ids[start:start + 500]
+        query = f"SELECT * FROM tasks WHERE id IN ({', '.join('?' * len(chunk))})"
+        rows.update((row["id"], row) for row in conn.execute(query, chunk))
+    return [_record(rows[task_id]) for task_id in task_ids if task_id in rows]
+
+
+def _record(row: sqlite3.Row) -> TaskRecord:
+    def loads(text: str | None, empty: Any) -> Any:
+        return json.loads(text) if text else empty
+
+    return TaskRecord(
+        task_id=row["id"], state=row["state"], priority=row["priority"], name=row["name"], source=row["source"],
+        params=loads(row["params"], None), ts_submit=row["submitted_at"], ts_dispatch=row["dispatched_at"],
+        ts_start=row["started_at"], ts_finish=row["finished_at"], worker_pid=row["worker_pid"], error=row["error"],
+        time_profile=loads(row["time_profile"], {}), values=loads(row["result_values"], {}),
+        outputs=loads(row["outputs"], []), cancel_requested=bool(row["cancel_requested"]),
+    )
