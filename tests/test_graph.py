@@ -64,6 +64,13 @@ def run_command(page, command: str, args: dict | None = None) -> None:
 def open_graph(page, lab: JupyterProcess, name: str):
     """Open a saved workflow as a graph, as the panel's "Open as graph" does; the graph's editor."""
     run_command(page, "nndeploy:open-graph", {"workflowId": workflow_id(lab, name)})
+    return current_graph(page, name)
+
+
+def current_graph(page, tab: str):
+    """The editor of the current tab, once that tab is ``tab``'s and its nodes are drawn (other tabs that
+    JupyterLab restored from earlier tests are hidden, their editors too)."""
+    page.locator(".lm-TabBar-tab.jp-mod-current", has_text=tab).wait_for()
     editor = page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible")
     editor.locator(".react-flow__node").first.wait_for()
     return editor
@@ -167,16 +174,14 @@ def test_a_workflow_file_opens_with_nndeploy_graph_from_the_file_browser(browser
     page.locator("#filebrowser .jp-DirListing-item", has_text="From_The_File_Browser.json").click(button="right")
     page.locator(".lm-Menu-item", has_text="Open With").hover()
     page.locator(".lm-Menu-item", has_text="nndeploy graph").click()
-    editor = page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible")
-    editor.locator(".react-flow__node").first.wait_for()
+    editor = current_graph(page, "From_The_File_Browser.json")
     assert nodes_on_screen(editor) == {"ImageDecode", "Canny", "ImageEncode"}
     assert page.locator(".lm-TabBar-tab.jp-mod-current").inner_text().strip() == "From_The_File_Browser.json"
     keep_screenshot(page, "graph-open-with")
 
     # In the workflow folder, a double-click opens a workflow as a graph too (elsewhere JSON opens as JSON).
     page.locator("#filebrowser .jp-DirListing-item", has_text="Opened_By_Default.json").dblclick()
-    page.locator(".lm-TabBar-tab.jp-mod-current", has_text="Opened_By_Default.json").wait_for()
-    page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible .react-flow__node").first.wait_for()
+    current_graph(page, "Opened_By_Default.json")
     page.close()
 
 
@@ -297,10 +302,10 @@ def test_the_launcher_makes_a_new_workflow_from_a_template(browser, lab, workspa
     dialog = page.locator(".jp-Dialog")
     dialog.locator("select").select_option(label="Image_Edge_Detection (image)")
     dialog.locator(".jp-mod-accept").click()
-    editor = page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible")
-    editor.locator(".react-flow__node").first.wait_for()
+    page.locator(".lm-TabBar-tab.jp-mod-current", has_text="Image_Edge_Detection").wait_for()
     after = {w["name_"]: w for w in lab.get("nndeploy/api/workflows")["result"]}
     (created,) = set(after) - before
+    current_graph(page, after[created]["filename"])
     assert created.startswith("Image_Edge_Detection")
     saved = json.loads((workspace / "resources" / "workflow" / after[created]["filename"]).read_text())
     assert without_layout(saved) == {**without_layout(builtin("Image_Edge_Detection")), "name_": created}
@@ -367,8 +372,7 @@ def test_a_template_opens_as_a_graph_and_saving_it_makes_a_new_workflow(browser,
     before = {w["name_"] for w in lab.get("nndeploy/api/workflows")["result"]}
     page = open_lab(browser, lab)
     run_command(page, "nndeploy:open-graph", {"templateId": template["id"]})
-    editor = page.locator(f"{GRAPH} .jp-NndeployGraph-editor:visible")
-    editor.locator(".react-flow__node").first.wait_for()
+    editor = current_graph(page, "Image_Edge_Detection (template)")
     assert "Save makes it a new workflow" in editor.locator(".jp-NndeployGraph-banner").inner_text()
 
     editor.locator('.react-flow__node[data-id="Canny"]').click()
