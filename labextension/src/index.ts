@@ -3,9 +3,10 @@
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 
+import graphPlugin from './graph/plugin';
 import { NndeployPanel } from './panel';
 
-const plugin: JupyterFrontEndPlugin<void> = {
+const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'nndeploy-jupyter:panel',
   description: 'A sidebar panel listing nndeploy workflows and templates.',
   autoStart: true,
@@ -17,4 +18,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [panelPlugin, graphPlugin];

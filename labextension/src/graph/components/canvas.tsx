@@ -1,0 +1,131 @@
+/**
+ * The canvas (React Flow): drag to move, drag from an output to an input to connect, Delete to remove,
+ * Escape to deselect. Positions are committed to the model when a drag ends, so one move is one undo step.
+ */
+import {
+  applyNodeChanges,
+  Background,
+  Connection,
+  Controls,
+  Edge,
+  MiniMap,
+  NodeChange,
+  ReactFlow,
+  useReactFlow
+} from '@xyflow/react';
+import * as React from 'react';
+
+import { graphView, GraphNode } from '../view';
+import { CardNode, GroupNode } from './node';
+import { useChanges, useController } from './hooks';
+
+const NODE_TYPES = { card: CardNode, group: GroupNode };
+const DELETE_KEYS = ['Delete', 'Backspace'];
+
+export function Canvas(): JSX.Element {
+  const controller = useController();
+  const version = useChanges(controller.changed);
+  // Node data is re-derived only when what it shows changes (not on a selection or the catalogue's arrival),
+  // so React Flow re-renders only the nodes that changed.
+  const { model, run, issue, expanded, selected } = controller;
+  const shown = `${model.version}|${controller.runVersion}|${run?.taskId}|${issue?.nodeId}:${issue?.message}|${[...expanded]}`;
+  // React Flow reads a node's measured size from the node we give it: a fresh one keeps the last measure.
+  const measured = React.useRef(new Map<string, GraphNode['measured']>());
+  const base = React.useMemo(() => {
+    const derived = graphView(model, { ...controller, selected: null });
+    derived.nodes.forEach(n => (n.measured = measured.current.get(n.id)));
+    return derived;
+  }, [shown, model]);
+  const view = React.useMemo(
+    () => ({ ...base, nodes: base.nodes.map(n => (n.id === selected ? { ...n, selected: true } : n)) }),
+    [base, selected, version]
+  );
+  const [nodes, setNodes] = React.useState<GraphNode[]>(view.nodes);
+  React.useEffect(() => setNodes(view.nodes), [view]);
+  useViewport();
+
+  const onNodesChange = React.useCallback((changes: NodeChange<GraphNode>[]) => {
+    for (const change of changes) {
+      if (change.type === 'dimensions' && change.dimensions) {
+        measured.current.set(change.id, change.dimensions);
+      }
+    }
+    setNodes(current => applyNodeChanges(changes.filter(c => c.type !== 'remove'), current));
+  }, []);
+  const onDragStop = React.useCallback((_: unknown, __: GraphNode, dragged: GraphNode[]) => {
+    controller.model.moveNodes(dragged.map(n => ({ id: n.id, position: n.position })));
+  }, []);
+  const onDelete = React.useCallback(({ nodes, edges }: { nodes: GraphNode[]; edges: Edge[] }) => {
+    if (nodes.length) {
+      controller.model.removeNodes(nodes.map(n => n.id));
+    } else if (edges.length) {
+      controller.model.disconnect(edges.map(e => e.id));
+    }
+  }, []);
+  const onConnect = React.useCallback((c: Connection) => {
+    controller.model.connect(c.source, portIndex(c.sourceHandle), c.target, portIndex(c.targetHandle));
+  }, []);
+  const canConnect = React.useCallback(
+    (c: Connection | Edge) => controller.model.canConnect(c.source, c.target),
+    []
+  );
+  const onSelection = React.useCallback(({ nodes }: { nodes: GraphNode[] }) => {
+    controller.select(nodes.length === 1 ? nodes[0].id : null);
+  }, []);
+
+  return (
+    <div
+      className="jp-NndeployGraph-canvas"
+      tabIndex={-1} // a click on the pane focuses the canvas, where its keyboard shortcuts apply
+      onKeyDown={event => {
+        if (event.key === 'Escape') {
+          controller.select(null);
+          controller.setPalette(false);
+        }
+      }}
+    >
+      <ReactFlow<GraphNode>
+        nodes={nodes}
+        edges={view.edges}
+        nodeTypes={NODE_TYPES}
+        onNodesChange={onNodesChange}
+        onNodeDragStop={onDragStop}
+        onDelete={onDelete}
+        onConnect={onConnect}
+        isValidConnection={canConnect}
+        onSelectionChange={onSelection}
+        deleteKeyCode={DELETE_KEYS}
+        minZoom={0.1}
+        fitView
+        fitViewOptions={{ padding: 0.15 }}
+        aria-label={`Graph ${controller.model.name}`}
+      >
+        <Background />
+        <Controls showInteractive={false} />
+        <MiniMap pannable zoomable ariaLabel={`Overview of ${controller.model.name}`} />
+      </ReactFlow>
+    </div>
+  );
+}
+
+/** Lets the controller ask where the middle of the view is, and have the view fitted to the graph. */
+function useViewport(): void {
+  const controller = useController();
+  const flow = useReactFlow();
+  React.useEffect(() => {
+    controller.viewCenter = () => {
+      const pane = document.querySelector(`#${CSS.escape(controller.domId)} .react-flow`);
+      const box = pane?.getBoundingClientRect();
+      return box ? flow.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 2 }) : { x: 0, y: 0 };
+    };
+  }, [flow]);
+  React.useEffect(() => {
+    if (controller.fitRequest) {
+      void flow.fitView({ padding: 0.15, duration: 200 });
+    }
+  }, [controller.fitRequest]);
+}
+
+function portIndex(handle: string | null | undefined): number {
+  return Number((handle ?? '').split('-')[1] ?? 0);
+}
