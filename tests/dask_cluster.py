@@ -59,7 +59,7 @@ class DaskCluster:
         return self._client
 
     def worker_info(self) -> dict[str, dict]:
-        """address -> the scheduler's info on that worker (``name``, ``pid``...)."""
+        """address -> the scheduler's info on that worker (``name``, ``nthreads``...)."""
         return self.client.scheduler_info(n_workers=-1)["workers"]
 
     def wait_workers(self, count: int, timeout: float = 120, names: set[str] | None = None) -> dict[str, dict]:
@@ -71,6 +71,10 @@ class DaskCluster:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the cluster has workers {[w['name'] for w in info.values()]}, not {count}")
             time.sleep(0.2)
+
+    def worker_pids(self) -> dict[int, str]:
+        """pid -> address of every worker process."""
+        return {pid: address for address, pid in self.client.run(os.getpid).items()}
 
     def pools(self) -> dict[str, list[str]]:
         """worker name -> keys of the nndeploy pools (actors) it holds."""

@@ -30,7 +30,6 @@ import importlib
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -151,6 +150,8 @@ class DaskExecutor(BaseExecutor):
         """Stop every pool (their runs end at once), release the actors, close the client (and the cluster the
         factory made), remove the probe."""
         self._stopping = True
+        if self._refresh_now is not None:
+            self._refresh_now.set()
         if self._follower is not None:
             self._follower.cancel()
             await asyncio.gather(self._follower, return_exceptions=True)
@@ -205,7 +206,8 @@ class DaskExecutor(BaseExecutor):
     async def _take_slot(self, run: _Run) -> _Pool | None:
         assert self._slot_freed is not None
         async with self._slot_freed:
-            await self._slot_freed.wait_for(lambda: run.cancel_requested or any(p.free > 0 for p in self._pools.values()))
+            await self._slot_freed.wait_for(
+                lambda: run.cancel_requested or any(p.free > 0 for p in self._pools.values()))
         if run.cancel_requested:
             return None
         pool = max(self._pools.values(), key=lambda p: p.free)
@@ -273,10 +275,12 @@ class DaskExecutor(BaseExecutor):
 
     async def _follow(self) -> None:
         assert self._refresh_now is not None
-        while True:
+        while not self._stopping:  # not only the cancel: Python 3.11's wait_for can swallow one
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._refresh_now.wait(), self.refresh_seconds)
             self._refresh_now.clear()
+            if self._stopping:
+                return
             try:
                 await self._refresh()
             except Exception as e:  # the scheduler is away for a moment: the client reconnects

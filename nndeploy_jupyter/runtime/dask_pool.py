@@ -23,18 +23,18 @@ import contextlib
 import logging
 import os
 import socket
-import weakref
 from pathlib import Path
 from typing import Any
 
 from ..schemas import RunOutcome, TaskState
+from ..workspace import Workspace
 from .executor import ExecutorContext, ExecutorEvent, ExecutorTask
 from .local import LocalExecutor
 from .plugins import BUILTIN_PLUGIN_DIR
-from ..workspace import Workspace
 
 MAX_BUFFERED_EVENTS = 20_000  # a server that stops polling must not fill the Dask worker's memory
 MAX_EARLY_CANCELS = 1000
+RELEASE_CHECK_SECONDS = 1.0
 LOG = logging.getLogger("nndeploy_jupyter.dask")
 
 
@@ -94,6 +94,7 @@ class WorkerPool:
         self.buffer: EventBuffer | None = None
         self.plugin_generation = 0
         self.early_cancels: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._watchdog: asyncio.Task | None = None
 
     async def start(self) -> dict[str, Any]:
         """Check this worker sees the workspace, then warm the pool. Raises :class:`WorkspaceNotShared`."""
@@ -103,12 +104,13 @@ class WorkerPool:
         pool = self.pool = LocalExecutor(
             ExecutorContext(self.workspace, size, self.grace, self.plugin_dirs), log=LOG)
         pool.on_capacity_change(lambda: buffer.put({"capacity": pool.capacity()}))
-        # Released by distributed (the server went away without stopping us): end the processes.
-        weakref.finalize(self, _stop_soon, asyncio.get_running_loop(), pool)
+        self._watchdog = asyncio.ensure_future(_stop_when_released(_own_key(self), pool))
         await pool.start()
         return {"capacity": pool.capacity(), "size": size, "host": socket.gethostname(), "pid": os.getpid()}
 
     async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self.pool is not None:
             await self.pool.stop()
 
@@ -165,12 +167,25 @@ class WorkerPool:
             raise WorkspaceNotShared(f"{where} cannot write into {self.workspace.resources} (outputs go there)")
 
 
+def _own_key(actor: WorkerPool) -> str:
+    from distributed import get_worker
+
+    return next(key for key, held in get_worker().state.actors.items() if held is actor)
+
+
 def _dask_worker_threads() -> int:
     from distributed import get_worker
 
     return max(1, get_worker().state.nthreads)
 
 
-def _stop_soon(loop: asyncio.AbstractEventLoop, pool: LocalExecutor) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop is closed: the processes die with the worker
-        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(pool.stop()))
+async def _stop_when_released(key: str, pool: LocalExecutor) -> None:
+    """A server that dies never calls stop(): the scheduler then drops its client and distributed releases the
+    actor. Its processes (and the task they run) end then, instead of running on for nobody."""
+    from distributed import get_worker
+
+    actors = get_worker().state.actors
+    while actors.get(key) is not None:
+        await asyncio.sleep(RELEASE_CHECK_SECONDS)
+    LOG.info("nndeploy pool %s released: stopping its processes", key)
+    await pool.stop()
