@@ -63,6 +63,29 @@ def api(jp_fetch):
     return call
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can tell at teardown that the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def browser(request):
+    """Debian's Chromium (see lab_browser.py). A failed test leaves a screenshot of each of its pages in
+    ``tests/artefacts/``."""
+    from lab_browser import chromium, keep_screenshot
+
+    with chromium() as browser:
+        yield browser
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            pages = [page for context in browser.contexts for page in context.pages]
+            for number, page in enumerate(pages):
+                keep_screenshot(page, f"FAILED-{request.node.name}-{number}")
+
+
 FINAL_STATES = {"SUCCEEDED", "FAILED", "CANCELLED", "INTERRUPTED"}
 
 

@@ -318,7 +318,8 @@ async def test_video_progress_then_cancel_while_running(client: Client) -> None:
     while task.done < 3:  # frames are flowing
         assert not task.finished, task
         await asyncio.sleep(0.05)
-    await asyncio.to_thread(task.cancel)
+    await asyncio.to_thread(task.cancel)  # the server answers at once; Task.cancel() waits for the end
+    assert task.state == "CANCELLED"
     with pytest.raises(TaskFailed, match="CANCELLED"):
         await asyncio.to_thread(task.wait, 60)
     assert task.state == "CANCELLED" and task.done < task.total == 45

@@ -47,6 +47,11 @@ async def test_every_operation_has_its_request_and_response_schemas(api):
             assert "ErrorBody" in json.dumps(op["responses"]["400"]), (method, path)
             for ref in re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(op)):
                 assert ref in schemas, (method, path, ref)
+    operation_ids = [op["operationId"] for methods in spec["paths"].values() for op in methods.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+    links = [link for methods in spec["paths"].values() for op in methods.values()
+             for response in op["responses"].values() for link in response.get("links", {}).values()]
+    assert links and all(link["operationId"] in operation_ids for link in links)
     queue = spec["paths"]["/queue"]["post"]
     assert "QueueRequest" in json.dumps(queue["requestBody"])
     assert "TaskCreated" in json.dumps(queue["responses"]["202"])

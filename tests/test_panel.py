@@ -7,54 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jupyter_core.paths import jupyter_path
 from jupyter_process import JupyterProcess
-from playwright.sync_api import sync_playwright
+from lab_browser import PANEL, REQUIRES_BROWSER, keep_screenshot, open_panel, start_lab
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO_BUILD = Path(__file__).resolve().parents[1] / "nndeploy_jupyter" / "labextension"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TAB = '.jp-SideBar.jp-mod-left li[data-id="nndeploy-jupyter-panel"]'
-PANEL = "#nndeploy-jupyter-panel"
-TIMEOUT_MS = 60_000  # two busy cores: JupyterLab's first page load can take a while
-
-
-def built_labextension() -> Path | None:
-    """The repository's build output, else an installed copy (``share/jupyter/labextensions``)."""
-    installed = [Path(p) / "nndeploy-jupyter" for p in jupyter_path("labextensions")]
-    return next((d for d in [REPO_BUILD, *installed] if (d / "package.json").is_file()), None)
-
-
-LABEXTENSION = built_labextension()
-
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
-    pytest.mark.skipif(LABEXTENSION is None, reason="the labextension is not built (jlpm build:prod)"),
-]
+pytestmark = REQUIRES_BROWSER
 
 
 def workflow(name: str) -> dict:
     return {"name_": name, "desc_": f"{name}, saved by hand", "node_repository_": []}
-
-
-def start_lab(root: Path, extension_enabled: bool) -> JupyterProcess:
-    """JupyterLab with this checkout's labextension first on the path and every user-level dir isolated."""
-    extensions = root / "labextensions"
-    extensions.mkdir(parents=True)
-    (extensions / "nndeploy-jupyter").symlink_to(LABEXTENSION, target_is_directory=True)
-    settings = root / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)  # no "get Jupyter news?" toast over the page
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
-    env = {"JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTERLAB_SETTINGS_DIR": str(root / "lab-settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces")}
-    return JupyterProcess(
-        root / "notebooks",
-        f"--ServerApp.jpserver_extensions={{'nndeploy_jupyter': {extension_enabled}}}",
-        f"--NnDeployExtension.workspace={root / 'ws'}",
-        f"--LabApp.extra_labextensions_path={extensions}",
-        app="jupyterlab", base_url="/lab%20base/", env=env,
-    ).start()
 
 
 @pytest.fixture(scope="module")
@@ -84,25 +44,6 @@ def lab_without_server_extension(tmp_path_factory: pytest.TempPathFactory) -> It
     server.stop()
 
 
-@pytest.fixture
-def browser():
-    """Per test: playwright's sync API marks its own loop as running, which pytest-jupyter's per-test loop
-    teardown cannot bear, so playwright must be gone before that teardown."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def open_panel(browser, server: JupyterProcess):
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{server.url}lab?token={server.token}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached")
-    page.locator(TAB).click()
-    return page
-
-
 def test_panel_lists_saved_workflows_and_templates_and_refreshes(browser, lab: JupyterProcess,
                                                                  workspace: Path, tmp_path: Path):
     page = open_panel(browser, lab)
@@ -112,7 +53,7 @@ def test_panel_lists_saved_workflows_and_templates_and_refreshes(browser, lab: J
     assert workflows.count() == 1
     assert templates.filter(has_text="Blur a picture").count() == 1
     assert page.locator(f"{PANEL} .jp-NndeployPanel-status.jp-mod-error").count() == 0
-    page.screenshot(path=str(tmp_path / "panel.png"))
+    keep_screenshot(page, "panel")
 
     (workspace / "resources" / "workflow" / "Later.json").write_text(json.dumps(workflow("Saved later")))
     page.get_by_title("Refresh workflows and templates").click()
@@ -129,5 +70,5 @@ def test_panel_explains_a_missing_server_extension(browser, lab_without_server_e
     assert "nndeploy server extension is not answering" in error.inner_text()
     assert "jupyter server extension list" in error.inner_text()
     assert page.locator(f"{PANEL} .jp-NndeployPanel-item").count() == 0
-    page.screenshot(path=str(tmp_path / "missing.png"))
+    keep_screenshot(page, "panel-without-server-extension")
     page.close()

@@ -150,3 +150,19 @@ async def test_a_flush_is_announced_on_the_socket(api, jp_ws_fetch, workspace: P
                  if e["result"]["type"] == "status" and e["result"]["state"] == "CANCELLED"}
     assert cancelled == pending
     assert set(events[-1]["result"]["detail"]["cancelled"]) == pending and blocker not in pending
+
+
+async def test_a_cancel_is_answered_at_once_and_its_end_follows_on_the_socket(api, jp_ws_fetch, workspace: Path):
+    ws = await jp_ws_fetch(*WS)
+    task_id = await submit(api, fault_graph(workspace, "long", frames=300, sleep_ms=20))
+    await bind(ws, task_id)
+    await receive(ws, lambda e: e["result"]["type"] == "progress")  # frames are flowing
+    code, answer = await api("POST", f"queue/cancel/{task_id}")
+    assert code == 200 and answer["result"]["state"] == "RUNNING" and answer["result"]["cancel_requested"]
+    events = await receive(ws, ends(task_id))
+    statuses = [e["result"] for e in events if e["result"]["type"] == "status"]
+    assert statuses[0]["state"] == "RUNNING" and statuses[0]["cancel_requested"]
+    assert statuses[-1]["state"] == "CANCELLED"
+    assert events[-1]["flag"] == "failed" and events[-1]["result"]["state"] == "CANCELLED"
+    assert [o["partial"] for o in events[-1]["result"]["outputs"]] == [True]
+

@@ -38,6 +38,8 @@ class Operation:
     errors: tuple[int, ...] = ()  # beyond 400 and 403, which every operation may answer
     media: dict[str, Any] | None = None  # a response that is not the JSON envelope (a file, this spec): content
     multipart: bool = False
+    # OpenAPI links: the operations (by operationId) whose path parameter this answer's result field names
+    links: tuple[tuple[str, str, str], ...] = ()  # (operationId, parameter, field of ``result``)
 
 
 _cache: dict[str, dict[str, Any]] = {}
@@ -88,13 +90,17 @@ def _operation(method: str, pattern: str, op: Operation, schemas: dict[str, Any]
         spec["parameters"] = parameters
     if websocket:  # OpenAPI has no WebSocket operation: such a route is its upgrading GET
         spec["responses"] = {"101": {"description": "WebSocket of events: EventEnvelope messages"},
+                             "400": {"description": "not a WebSocket upgrade"},
                              "403": {"description": _ERRORS[403]}}
         return spec
     if op.body is not None:
         media = "multipart/form-data" if op.multipart else "application/json"
         spec["requestBody"] = {"required": True, "content": {media: {"schema": schemas[_key(method, pattern, "body")]}}}
     success = op.media or {"application/json": {"schema": _envelope(schemas[_key(method, pattern, "result")])}}
-    spec["responses"] = {str(op.status): {"description": op.summary, "content": success},
+    links = {target: {"operationId": target, "parameters": {parameter: f"$response.body#/result/{field}"}}
+             for target, parameter, field in op.links}
+    spec["responses"] = {str(op.status): {"description": op.summary, "content": success,
+                                          **({"links": links} if links else {})},
                          **{str(code): {"description": _ERRORS[code], "content": {"application/json": {
                              "schema": schemas["ErrorBody"]}}}
                             for code in sorted({400, 403, *op.errors})}}

@@ -8,6 +8,7 @@ event; the socket stays open.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -40,6 +41,12 @@ class ProgressSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyt
 
     def set_default_headers(self) -> None:
         """JupyterHandler's CSP headers make no sense on a WebSocket upgrade."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A refused request to the socket's URL (another method than GET...) gets JSON, never an HTML page
+        (which, here, would fail to render: no user was resolved)."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"flag": "error", "message": self._reason}))
 
     async def pre_get(self) -> None:
         if not await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)):

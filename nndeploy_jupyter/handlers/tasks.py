@@ -26,7 +26,8 @@ class QueueHandler(ApiHandler):
     spec = {"post": Operation(
         "Queue a task (202): a graph JSON object (?priority=N), or {workflow_id | template_id | graph, params, "
         "priority, download}; the graph is validated first (400 naming the node)",
-        body=QueueRequest | Graph, query=PriorityQuery, result=TaskCreated, status=202, errors=(404, 413, 503))}
+        body=QueueRequest | Graph, query=PriorityQuery, result=TaskCreated, status=202, errors=(404, 413, 503),
+        links=(("get_queue_by_task_id", "task_id", "task_id"), ("post_queue_cancel_by_task_id", "task_id", "task_id")))}
 
     @web.authenticated
     @authorized

@@ -12,6 +12,11 @@ from ..schemas import JsonObject, MultipartFile, Saved, SaveRequest, WorkflowSum
 from .base import ApiHandler, attachment_header
 from .openapi import Operation
 
+# Where a saved or uploaded workflow's id leads.
+_WORKFLOW_LINKS = (("get_workflow_by_workflow_id", "workflow_id", "id"),
+                   ("get_workflow_download_by_workflow_id", "workflow_id", "id"),
+                   ("post_workflow_delete_by_workflow_id", "workflow_id", "id"))
+
 
 class WorkflowListHandler(ApiHandler):
     spec = {"get": Operation("List saved workflows (id, name_, developer_, desc_)", result=list[WorkflowSummary])}
@@ -34,7 +39,7 @@ class WorkflowHandler(ApiHandler):
 
 class WorkflowSaveHandler(ApiHandler):
     spec = {"post": Operation("Create or update a workflow from {id?, businessContent}", body=SaveRequest,
-                              result=Saved, errors=(404, 409, 413))}
+                              result=Saved, errors=(404, 409, 413), links=_WORKFLOW_LINKS)}
 
     @web.authenticated
     @authorized
@@ -46,7 +51,8 @@ class WorkflowSaveHandler(ApiHandler):
 
 class WorkflowUploadHandler(ApiHandler):
     spec = {"post": Operation("Upload a workflow JSON file (multipart field 'file')", body=MultipartFile,
-                              multipart=True, result=WorkflowUploaded, status=201, errors=(409, 413))}
+                              multipart=True, result=WorkflowUploaded, status=201, errors=(409, 413),
+                              links=_WORKFLOW_LINKS)}
 
     @web.authenticated
     @authorized

@@ -23,6 +23,7 @@ from .stream import EventStream
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LOG_LINES_KEPT = 5000
 EVENTS_GRACE_SECONDS = 2.0
+RECORD_GRACE_SECONDS = 30.0  # how long an ended task's record may take to be readable (a server restarting)
 Params = dict[str, dict[str, Any]]
 
 
@@ -117,13 +118,28 @@ class Task:
                 live = self.client.stream.connected.is_set()
                 poll_interval = 2.0 if live else min(poll_interval * 2, 1.0)
                 next_poll = time.monotonic() + poll_interval
-        self.refresh()
+        self._refresh_ended(deadline)
         if self.client.stream.connected.is_set():
             # The record can say "finished" before the stream has delivered the last log lines: a moment more.
             self._completion_seen.wait(EVENTS_GRACE_SECONDS)
         if raise_on_failure and not self.succeeded:
             raise TaskFailed(self)
         return self
+
+    def _refresh_ended(self, deadline: float | None) -> None:
+        """Read the ended task's record (outputs, values). A server that stops marks its running tasks
+        INTERRUPTED on its way down, so the end may be known while the server is away: wait a little for it to
+        come back, then keep what the events said."""
+        until = time.monotonic() + RECORD_GRACE_SECONDS
+        until = until if deadline is None else min(until, deadline)
+        while True:
+            try:
+                self.refresh()
+                return
+            except ConnectionError:
+                if time.monotonic() >= until:
+                    return
+                time.sleep(0.25)
 
     def cancel(self, wait: bool = True, timeout: float | None = None) -> Task:
         """Ask the server to stop the task. It answers at once (a running task is interrupted, then killed after

@@ -95,11 +95,11 @@ class PluginUploaded(Model):
 
 
 class FilePathQuery(Model):
-    file_path: str = Field(description="a path inside resources/ (a leading resources/ is accepted)")
+    file_path: str = Field(min_length=1, description="a path inside resources/ (a leading resources/ is accepted)")
 
 
 class UploadQuery(FilePathQuery):
-    file_path: str = Field(description="the folder inside resources/ to upload into")
+    file_path: str = Field(min_length=1, description="the folder inside resources/ to upload into")
     overwrite: Literal["true", "false"] = "false"
 
 

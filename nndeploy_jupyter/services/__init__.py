@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import Unavailable
 from ..runtime.executor import Executor, ExecutorContext
 from ..runtime.plugins import BUILTIN_PLUGIN_DIR
+from ..schemas import SystemEvent
 from ..store import Database
 from ..store.tasks import TaskStore
 from ..workspace import Workspace
@@ -88,8 +89,10 @@ class Services:
     async def _start_executor(self) -> None:
         try:
             await self.executor.start()
-        except Exception:
+        except Exception as e:  # e.g. a cluster that does not see the workspace: said to every client, in words
             self.log.exception("the executor did not start; tasks stay pending")
+            self.events.publish(SystemEvent(event="executor_failed", detail={"error": f"{type(e).__name__}: {e}"}),
+                                message="the executor did not start; tasks stay pending")
 
     async def stop(self) -> None:
         if self._started is None:

@@ -169,6 +169,8 @@ class TaskQueue:
         queued = list(self._queued)
         self._queued.clear()
         self._heap.clear()
+        # Stopped now, before an await lets one finish; a job that has just queued its task was flushed above,
+        # and one that has just ended on its own is not cancelled (its end is recorded already).
         fetching = {t: job for t, job in self._fetching.items() if t not in queued and job.cancel()}
         ended = await self._transition(queued, TaskState.CANCELLED,
                                        outcome=RunOutcome(state=TaskState.CANCELLED, error="flushed from the queue"))

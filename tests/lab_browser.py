@@ -1,0 +1,100 @@
+"""A real JupyterLab with this checkout's labextension, and Debian's Chromium driven by Python playwright.
+
+Shared by the browser tests (panel, graph, hub). Chromium is never downloaded: a machine without
+``/usr/bin/chromium`` skips these tests, and the summary says so (see conftest's missing-tool report).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from jupyter_core.paths import jupyter_path
+from jupyter_process import JupyterProcess
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO_BUILD = Path(__file__).resolve().parents[1] / "nndeploy_jupyter" / "labextension"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TAB = '.jp-SideBar.jp-mod-left li[data-id="nndeploy-jupyter-panel"]'
+PANEL = "#nndeploy-jupyter-panel"
+TIMEOUT_MS = 60_000  # two busy cores: JupyterLab's first page load can take a while
+ARTEFACTS = Path(__file__).resolve().parents[1] / "tests" / "artefacts"  # screenshots kept after the run
+
+
+def built_labextension() -> Path | None:
+    """The repository's build output, else an installed copy (``share/jupyter/labextensions``)."""
+    installed = [Path(p) / "nndeploy-jupyter" for p in jupyter_path("labextensions")]
+    return next((d for d in [REPO_BUILD, *installed] if (d / "package.json").is_file()), None)
+
+
+LABEXTENSION = built_labextension()
+
+# Apply to a browser test module: ``pytestmark = lab_browser.REQUIRES_BROWSER``.
+REQUIRES_BROWSER = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
+    pytest.mark.skipif(LABEXTENSION is None, reason="the labextension is not built (jlpm build:prod)"),
+]
+
+
+def start_lab(root: Path, extension_enabled: bool = True, *args: str, workspace: Path | None = None,
+              base_url: str = "/lab%20base/") -> JupyterProcess:
+    """JupyterLab with this checkout's labextension first on the path and every user-level dir isolated."""
+    extensions = root / "labextensions"
+    extensions.mkdir(parents=True, exist_ok=True)
+    link = extensions / "nndeploy-jupyter"
+    if not link.exists():
+        link.symlink_to(LABEXTENSION, target_is_directory=True)
+    settings = root / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)  # no "get Jupyter news?" toast over the page
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    env = {"JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTERLAB_SETTINGS_DIR": str(root / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces")}
+    return JupyterProcess(
+        root / "notebooks",
+        f"--ServerApp.jpserver_extensions={{'nndeploy_jupyter': {extension_enabled}}}",
+        f"--NnDeployExtension.workspace={workspace or root / 'ws'}",
+        f"--LabApp.extra_labextensions_path={extensions}",
+        *args,
+        app="jupyterlab", base_url=base_url, env=env,
+    ).start()
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """A headless Debian Chromium. Per test: playwright's sync API marks its own loop as running, which
+    pytest-jupyter's per-test loop teardown cannot bear, so playwright must be gone before that teardown."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_lab(browser, server: JupyterProcess, path: str = "lab", color_scheme: str = "light"):
+    """A new page on JupyterLab, once its splash screen is gone."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme=color_scheme)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{server.url}{path}?token={server.token}")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    return page
+
+
+def open_panel(browser, server: JupyterProcess, **kwargs):
+    page = open_lab(browser, server, **kwargs)
+    page.locator(TAB).click()
+    return page
+
+
+def keep_screenshot(page, name: str) -> Path:
+    """A screenshot kept as a test artefact (``tests/artefacts/<name>.png``), e.g. one per view."""
+    ARTEFACTS.mkdir(exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
