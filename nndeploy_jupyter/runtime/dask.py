@@ -63,8 +63,13 @@ class _Pool:
     tasks: set[asyncio.Task] = field(default_factory=set)  # its start and its event poll
 
     @property
+    def slots(self) -> int:
+        """Tasks it takes at once: one per live, warm process."""
+        return max(0, self.capacity) if self.ready and not self.lost.done() else 0
+
+    @property
     def free(self) -> int:
-        return self.capacity - len(self.running) if self.ready and not self.lost.done() else 0
+        return self.slots - len(self.running)
 
     def lose(self, reason: str) -> None:
         if not self.lost.done():
@@ -142,8 +147,10 @@ class DaskExecutor(BaseExecutor):
                 module, _, name = factory.rpartition(".")
                 factory = getattr(importlib.import_module(module), name)
             self._cluster = address = await asyncio.to_thread(factory)
-        client = distributed.Client(address, asynchronous=True, timeout=CONNECT_SECONDS,
-                                    name=f"nndeploy-jupyter-{self._id}")  # actors find their client as the default
+        # direct_to_workers: actor calls go straight to the worker; by default they are proxied by the scheduler
+        # (twice the hops, and the scheduler's CPU). The client is the default one: actors find it that way.
+        client = distributed.Client(address, asynchronous=True, timeout=CONNECT_SECONDS, direct_to_workers=True,
+                                    name=f"nndeploy-jupyter-{self._id}")
         return await client
 
     async def stop(self) -> None:
@@ -168,7 +175,7 @@ class DaskExecutor(BaseExecutor):
         await asyncio.to_thread(self._probe.unlink, True)
 
     def capacity(self) -> int:
-        return sum(max(0, pool.capacity) for pool in self._pools.values() if pool.ready and not pool.lost.done())
+        return sum(pool.slots for pool in self._pools.values())
 
     def unavailable(self) -> str | None:
         return self._problem
@@ -181,10 +188,16 @@ class DaskExecutor(BaseExecutor):
     async def run(self, task: ExecutorTask, emit: Emit) -> RunOutcome:
         run = self._runs[task.task_id] = _Run(task.task_id, emit)  # before the first await: cancels find it
         try:
-            pool = await self._take_slot(run)
-            if pool is None:
-                return RunOutcome(state=TaskState.CANCELLED)
-            return await self._run_on(pool, run, task)
+            while True:
+                pool = await self._take_slot(run)
+                if pool is None:
+                    return RunOutcome(state=TaskState.CANCELLED)
+                if (outcome := await self._run_on(pool, run, task)) is not None:
+                    return outcome
+                # its worker was lost before the task started there (it waited for a process that was being
+                # replaced): it has not run, so it goes to another pool
+                pool.running.discard(task.task_id)
+                run.pool = None
         finally:
             del self._runs[task.task_id]
             if run.pool is not None:
@@ -215,7 +228,8 @@ class DaskExecutor(BaseExecutor):
         run.pool = pool
         return pool
 
-    async def _run_on(self, pool: _Pool, run: _Run, task: ExecutorTask) -> RunOutcome:
+    async def _run_on(self, pool: _Pool, run: _Run, task: ExecutorTask) -> RunOutcome | None:
+        """The outcome; None when the pool was lost before the task started on it."""
         call = asyncio.ensure_future(self._call(pool, "run", task.task_id, task.graph, task.name,
                                                 self._plugin_generation))
         try:
@@ -230,14 +244,19 @@ class DaskExecutor(BaseExecutor):
             return self._lost_outcome(run, pool, pool.lost.result())
         try:
             answer = call.result()
-        except Exception as e:
+        except OSError as e:  # the comm closed: the worker is gone
             pool.lose(f"{type(e).__name__}: {e}")
             return self._lost_outcome(run, pool, pool.lost.result())
+        except Exception as e:  # raised by the pool itself: this task fails, the pool goes on
+            self.log.exception("task %s: the pool on Dask worker %s failed", task.task_id, pool.address)
+            return RunOutcome(state=TaskState.FAILED, error=f"internal error on Dask worker {pool.address}: {e}")
         for entry in answer["events"]:  # those the event poll had not brought yet
             self._emit(run, entry)
         return RunOutcome.model_validate(answer["outcome"])
 
-    def _lost_outcome(self, run: _Run, pool: _Pool, reason: str) -> RunOutcome:
+    def _lost_outcome(self, run: _Run, pool: _Pool, reason: str) -> RunOutcome | None:
+        if run.received == 0 and not run.cancel_requested and not self._stopping:
+            return None  # not started there (no Started event): run it elsewhere
         if run.cancel_requested:
             return RunOutcome(state=TaskState.CANCELLED, error=f"Dask worker {pool.address} lost after the cancel")
         if self._stopping:

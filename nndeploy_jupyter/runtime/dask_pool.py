@@ -35,6 +35,7 @@ from .plugins import BUILTIN_PLUGIN_DIR
 MAX_BUFFERED_EVENTS = 20_000  # a server that stops polling must not fill the Dask worker's memory
 MAX_EARLY_CANCELS = 1000
 RELEASE_CHECK_SECONDS = 1.0
+BATCH_SECONDS = 0.02  # a poll that had to wait gathers what follows its first event: fewer round trips per task
 LOG = logging.getLogger("nndeploy_jupyter.dask")
 
 
@@ -73,6 +74,7 @@ class EventBuffer:
             self.added.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.added.wait(), timeout)
+                await asyncio.sleep(BATCH_SECONDS)  # a task's end never waits for it: run() brings its last events
         return self.last, [entry for number, entry in self.entries if number > cursor]
 
 
