@@ -13,6 +13,7 @@ from pathlib import Path
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, List, Type, Unicode, default
 
+from .activity import TaskActivity
 from .handlers import ROUTES
 from .notebook.discovery import kernel_environment
 from .runtime.executor import ENTRY_POINT_GROUP, ExecutorContext, build_executor, resolve_executor
@@ -63,6 +64,8 @@ class NnDeployExtension(ExtensionApp):
         f"entry-point group {ENTRY_POINT_GROUP} ('local': worker processes on this machine, the default).",
     )
 
+    activity: TaskActivity | None = None
+
     @default("workspace")
     def _default_workspace(self) -> str:
         return str(Path(self.serverapp.root_dir) / "nndeploy")
@@ -83,6 +86,11 @@ class NnDeployExtension(ExtensionApp):
         self.log.info("nndeploy workspace: %s", config.workspace)
         # Kernels inherit the server's environment: this is how nndeploy_jupyter.Client() finds its server.
         os.environ.update(kernel_environment(self.serverapp))
+        # The hub's idle culler must not stop a server whose tasks run (as jupyter_server's own
+        # shutdown_no_activity, a periodic callback started here: the server's loop exists, tasks may not yet).
+        self.activity = TaskActivity(self.serverapp.web_app.settings["last_activity_times"],
+                                     self.services.tasks.live_states)
+        self.activity.start()
 
     def _build_executor(self, context: ExecutorContext, log: logging.Logger):  # type: ignore[no-untyped-def]
         return build_executor(self.executor_class, context, log, parent=self)
@@ -95,4 +103,6 @@ class NnDeployExtension(ExtensionApp):
         await self.services.start()
 
     async def stop_extension(self) -> None:
+        if self.activity is not None:
+            self.activity.stop()
         await self.services.stop()

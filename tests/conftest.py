@@ -16,6 +16,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 CHECKOUT = str(Path(__file__).resolve().parent.parent)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH")) if p)
 
+
 API = ("nndeploy", "api")
 NO_AUTH = {"Authorization": ""}  # jp_fetch only setdefault()s the token header
 
@@ -106,3 +107,33 @@ async def wait_for(api, task_id: str, states: set[str] = FINAL_STATES, timeout: 
             return answer["result"]
         assert time.monotonic() < deadline, f"task {task_id} still {answer['result']['state']}"
         await asyncio.sleep(0.05)
+
+
+# -- loud reports: tests skipped for a missing tool, and the figures tests measured ----------------------
+
+MISSING_TOOL = "MISSING TOOL"
+_figures: list[str] = []
+
+
+def requires_tool(present: bool, tool: str, remedy: str) -> pytest.MarkDecorator:
+    """Skip when ``tool`` is absent, and say so in the run's summary (not only in ``-rs``)."""
+    return pytest.mark.skipif(not present, reason=f"{MISSING_TOOL}: {tool} is absent ({remedy})")
+
+
+def figure(text: str) -> None:
+    """A measured figure (timings, counts) to show at the end of the run."""
+    _figures.append(text)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    missing = [r for r in terminalreporter.stats.get("skipped", []) if MISSING_TOOL in str(r.longrepr)]
+    if missing:
+        terminalreporter.section(f"{len(missing)} tests SKIPPED: a tool they need is missing", sep="!",
+                                 red=True, bold=True)
+        for report in missing:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            terminalreporter.line(f"{report.nodeid}: {reason.removeprefix('Skipped: ')}", red=True, bold=True)
+    if _figures:
+        terminalreporter.section("figures measured by the tests")
+        for text in _figures:
+            terminalreporter.line(text)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from conftest import requires_tool
 from jupyter_core.paths import jupyter_path
 from jupyter_process import JupyterProcess
 
@@ -33,24 +33,18 @@ def built_labextension() -> Path | None:
 
 LABEXTENSION = built_labextension()
 
-# Apply to a browser test module: ``pytestmark = lab_browser.REQUIRES_BROWSER``.
-REQUIRES_BROWSER = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
-    pytest.mark.skipif(LABEXTENSION is None, reason="the labextension is not built (jlpm build:prod)"),
-]
+REQUIRES_CHROMIUM = requires_tool(CHROMIUM.exists(), str(CHROMIUM), "apt-get install chromium; .ci/run does")
+REQUIRES_LABEXTENSION = requires_tool(LABEXTENSION is not None, "the built labextension",
+                                      "make setup builds it, or jlpm build:prod in labextension/")
+# Apply to a browser test module: ``pytestmark = lab_browser.REQUIRES_BROWSER`` (or to one test, each mark).
+REQUIRES_BROWSER = [REQUIRES_CHROMIUM, REQUIRES_LABEXTENSION]
 
 
 def start_lab(root: Path, extension_enabled: bool = True, *args: str, workspace: Path | None = None,
               base_url: str = "/lab%20base/") -> JupyterProcess:
     """JupyterLab with this checkout's labextension first on the path and every user-level dir isolated."""
-    extensions = root / "labextensions"
-    extensions.mkdir(parents=True, exist_ok=True)
-    link = extensions / "nndeploy-jupyter"
-    if not link.exists():
-        link.symlink_to(LABEXTENSION, target_is_directory=True)
-    settings = root / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True, exist_ok=True)  # no "get Jupyter news?" toast over the page
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    extensions = link_labextension(root / "labextensions")
+    quiet_lab_settings(root / "lab-settings")
     env = {"JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTERLAB_SETTINGS_DIR": str(root / "lab-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces")}
     return JupyterProcess(
@@ -61,6 +55,22 @@ def start_lab(root: Path, extension_enabled: bool = True, *args: str, workspace:
         *args,
         app="jupyterlab", base_url=base_url, env=env,
     ).start()
+
+
+def link_labextension(folder: Path) -> Path:
+    """A labextensions folder with this checkout's build (for ``--LabApp.extra_labextensions_path``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "nndeploy-jupyter"
+    if not link.exists():
+        link.symlink_to(LABEXTENSION, target_is_directory=True)
+    return folder
+
+
+def quiet_lab_settings(settings_dir: Path) -> None:
+    """JupyterLab user settings with no "get Jupyter news?" toast over the page."""
+    settings = settings_dir / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
 
 
 @contextmanager

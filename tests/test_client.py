@@ -7,21 +7,18 @@ event loop: every client call therefore goes through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from graphs import PASS_THROUGH, simple_plugin
-from jupyter_process import JupyterProcess, free_port
+from jupyter_process import JupyterProcess
 
 from nndeploy_jupyter import Client, Task, TaskFailed
 from nndeploy_jupyter.notebook.client import PluginError
@@ -146,105 +143,6 @@ async def test_a_url_without_the_base_url_is_a_clear_error(listening, jp_servera
     with pytest.raises(ApiError) as caught:  # Jupyter answers its HTML 404 page there
         await asyncio.to_thread(client.templates)
     assert caught.value.status == 404 and "base_url" in caught.value.reason and "<" not in caught.value.reason
-
-
-# -- under a real JupyterHub -----------------------------------------------------------------------------
-
-HUB_CONFIG = '''
-import os
-from jupyterhub.proxy import Proxy
-
-class RoutesInMemory(Proxy):
-    """No proxy process: the test and the kernels talk to the hub and the single-user server directly."""
-    should_start = False
-    routes = {}
-    async def add_route(self, routespec, target, data):
-        self.routes[routespec] = {"routespec": routespec, "target": target, "data": data}
-    async def delete_route(self, routespec):
-        self.routes.pop(routespec, None)
-    async def get_all_routes(self):
-        return dict(self.routes)
-
-here = os.path.dirname(os.path.abspath(__file__))
-c = get_config()
-c.JupyterHub.ip, c.JupyterHub.port = "127.0.0.1", int(os.environ["HUB_PUBLIC_PORT"])
-c.JupyterHub.hub_ip, c.JupyterHub.hub_port = "127.0.0.1", int(os.environ["HUB_PORT"])
-c.JupyterHub.proxy_class = RoutesInMemory
-c.JupyterHub.db_url = f"sqlite:///{here}/hub.sqlite"
-c.JupyterHub.cookie_secret_file = f"{here}/cookie_secret"
-c.JupyterHub.pid_file = f"{here}/hub.pid"
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allow_all = True
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = here + "/home/{username}"
-c.Spawner.cmd = [os.environ["HUB_SINGLEUSER"]]
-c.Spawner.args = ["--allow-root", "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}"]
-c.JupyterHub.services = [{"name": "tester", "api_token": os.environ["HUB_TEST_TOKEN"]}]
-c.JupyterHub.load_roles = [{"name": "tester-role", "services": ["tester"], "scopes": ["admin:users", "admin:servers"]}]
-'''
-KERNEL_CODE = """
-import json
-from nndeploy_jupyter import Client
-client = Client()
-task = client.run("Image_Edge_Detection", timeout=120)
-print(json.dumps({"source": client.server.source, "url": client.server.url, "state": task.state,
-                  "outputs": task.outputs, "live": client.stream.connected.is_set()}))
-"""
-
-
-def hub_api(port: int, token: str, path: str, method: str = "GET") -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/hub/api/{path}", method=method,
-                                     headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"{}")
-
-
-def wait_for(check, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            result = check()
-            if result:
-                return result
-        time.sleep(0.2)
-    raise TimeoutError("gave up waiting")
-
-
-@pytest.mark.skipif(not shutil.which("jupyterhub-singleuser", path=str(Path(sys.executable).parent)),
-                    reason="jupyterhub is not installed")
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads the single-user server's environment")
-def test_kernel_of_a_real_jupyterhub_single_user_server(tmp_path: Path) -> None:
-    """The hub gives the single-user server (and so its kernels) JUPYTERHUB_*; list_running_servers() would
-    give no token. The client finds the server and authenticates with the server's own hub token."""
-    token, public_port, hub_port = "tester-token-0123456789abcdef0123", free_port(), free_port()
-    singleuser = str(Path(sys.executable).parent / "jupyterhub-singleuser")
-    (tmp_path / "jupyterhub_config.py").write_text(HUB_CONFIG)
-    env = {**os.environ, "HUB_PUBLIC_PORT": str(public_port), "HUB_PORT": str(hub_port),
-           "HUB_SINGLEUSER": singleuser, "HUB_TEST_TOKEN": token}
-    for name in (URL_VAR, TOKEN_VAR):  # set by servers this test process ran: not the hub's business
-        env.pop(name, None)
-    with open(tmp_path / "hub.log", "wb") as log:
-        hub = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", "jupyterhub_config.py"],
-                               cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for(lambda: hub_api(hub_port, token, ""))  # the version: answered once the hub is up
-        hub_api(hub_port, token, "users/alice", "POST")
-        hub_api(hub_port, token, "users/alice/server", "POST")
-        server = wait_for(lambda: (s := hub_api(hub_port, token, "users/alice")["servers"].get("")) and s["ready"]
-                          and s)
-        environ = Path(f"/proc/{server['state']['pid']}/environ").read_bytes().split(b"\0")
-        kernel_env = dict(item.decode().partition("=")[::2] for item in environ if b"=" in item)
-        assert URL_VAR not in kernel_env  # under a hub the extension leaves discovery to the hub's variables
-
-        out = subprocess.run([sys.executable, "-c", KERNEL_CODE], cwd=tmp_path, env=kernel_env,
-                             capture_output=True, text=True, timeout=180)
-        result = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else out.stderr
-        assert result["source"] == "JupyterHub" and result["url"].endswith("/user/alice/"), result
-        assert result["state"] == "SUCCEEDED" and result["live"]
-        assert Path(result["outputs"][0]).is_file()
-    finally:
-        hub.terminate()  # the hub stops the servers it spawned
-        hub.wait(30)
 
 
 # -- running tasks ---------------------------------------------------------------------------------------

@@ -131,6 +131,10 @@ class TaskQueue:
         self._admit(entry)
         return entry.task_id
 
+    def live_states(self) -> dict[str, TaskState]:
+        """The state of every task not yet ended (pending, downloading, dispatched, running), from memory."""
+        return {task_id: status.state for task_id, status in self._live.items()}
+
     async def get(self, task_id: str) -> TaskRecord:
         return await self.store.get(task_id)
 
