@@ -18,6 +18,9 @@ processes on this machine) by default. Everything the queue needs from one is :c
   outcome is CANCELLED. ``run()`` must know its task before its first ``await``, so a cancel that comes at
   once is not lost; a cancel of a task it no longer knows does nothing (and answers False).
 - ``reload_plugins()``: plugin files changed; load them before the next task.
+- ``unavailable()``: why tasks cannot run now (a cluster that cannot be reached, workers that do not see the
+  workspace), or None. While it says so, ``POST queue`` answers 503 with that reason instead of queueing tasks
+  that would wait forever. A reason that may clear by itself (no worker yet, workers warming) is not one.
 """
 
 from __future__ import annotations
@@ -85,6 +88,8 @@ class Executor(Protocol):
 
     def reload_plugins(self) -> None: ...
 
+    def unavailable(self) -> str | None: ...
+
 
 class BaseExecutor(LoggingConfigurable):
     """A convenient base: configurable (its own traits read from the server's config, as
@@ -108,6 +113,10 @@ class BaseExecutor(LoggingConfigurable):
     def reload_plugins(self) -> None:
         """Nothing to do for an executor without plugins of its own."""
 
+    def unavailable(self) -> str | None:
+        """Nothing stands in the way."""
+        return None
+
 
 def resolve_executor(name: str) -> type:
     """The executor class an entry point of :data:`ENTRY_POINT_GROUP` names (``local``, ``dask``...)."""
@@ -125,7 +134,8 @@ def build_executor(executor_class: type, context: ExecutorContext, log: logging.
                    parent: Any = None) -> Executor:
     executor = executor_class(context, parent=parent, log=log)
     if not isinstance(executor, Executor):
-        missing = [m for m in ("start", "stop", "capacity", "on_capacity_change", "run", "cancel", "reload_plugins")
+        missing = [m for m in ("start", "stop", "capacity", "on_capacity_change", "run", "cancel", "reload_plugins",
+                                      "unavailable")
                    if not callable(getattr(executor, m, None))]
         raise TypeError(f"executor_class {executor_class.__name__} is not an Executor (missing: {', '.join(missing)})")
     return executor

@@ -21,7 +21,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from ...errors import ApiError, Conflict
+from ...errors import ApiError, Conflict, Unavailable
 from ...runtime.executor import Executor, ExecutorEvent, ExecutorTask, Started
 from ...schemas import (
     DEFAULT_PRIORITY,
@@ -115,7 +115,10 @@ class TaskQueue:
 
     async def submit(self, graph: Graph, *, priority: int = DEFAULT_PRIORITY, source: str | None = None,
                      params: Params | None = None, download: bool = False) -> str:
-        """Validate ``graph`` (with ``params`` applied), record it PENDING and queue it; return its id."""
+        """Validate ``graph`` (with ``params`` applied), record it PENDING and queue it; return its id. 503 while the
+        executor says tasks cannot run (it says why)."""
+        if (reason := self.executor.unavailable()) is not None:
+            raise Unavailable(f"tasks cannot run: {reason}")
         if params:
             graph = apply_params(graph, params)
         node_keys = await self.catalogue.node_keys()
