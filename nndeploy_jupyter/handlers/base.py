@@ -1,8 +1,14 @@
-"""What every REST handler shares: authentication, nndeploy's envelope, one error translator, body parsing.
+"""What every handler shares: authentication, nndeploy's envelope, one error translator, body parsing.
 
 Handlers stay thin: parse the request into a pydantic model, await one service call, answer with
 :meth:`ApiHandler.ok`. Any :class:`~nndeploy_jupyter.errors.ApiError` a service raises becomes a real 4xx/5xx
 with ``{"flag": "error", "message": reason}``; so does a pydantic ``ValidationError`` (400, naming the field).
+WebSockets derive from :class:`ApiSocket`.
+
+Nagle's algorithm: an HTTP response needs nothing, Tornado sets ``TCP_NODELAY`` while it sends the end of each
+response. A WebSocket keeps its stream, and events come as a few small frames in a row (``status``, ``memory``,
+``task_run_info``): with Nagle on, each frame after the first waits for the client's delayed ACK, 40 ms on Linux.
+:class:`ApiSocket` turns it off once the socket is open.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import tornado.web
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado.httputil import HTTPFile
+from tornado.websocket import WebSocketHandler
 
 from ..errors import ApiError, BadRequest, TooLarge
 from ..services.graphs import load_json
@@ -109,6 +117,29 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             self.send_error(400, exc_info=(type(e), e, e.__traceback__))
         else:
             super()._handle_request_exception(e)  # type: ignore[arg-type]
+
+
+class ApiSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyter's own WebSocket MRO
+    """Base for every ``nndeploy/api/...`` WebSocket: Nagle off, JSON errors, the services."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def services(self) -> Any:
+        return self.settings["nndeploy"]
+
+    def set_default_headers(self) -> None:
+        """JupyterHandler's CSP headers make no sense on a WebSocket upgrade."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A refused request to the socket's URL (another method than GET...) gets JSON, never an HTML page
+        (which, here, would fail to render: no user was resolved)."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"flag": "error", "message": self._reason}))
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)  # keep-alive pings
+        self.set_nodelay(True)  # see the module's docstring: small frames go out at once
 
 
 def validation_reason(exc: ValidationError) -> str:
