@@ -15,7 +15,10 @@ server's own history), so the difference is what the wire and the client add.
 
 Burst: 200 tasks posted at once by the independent client (8 HTTP connections), each bound on the socket;
 tasks/s from the first POST to the last ``task_run_info``, against the in-process rate of ``GraphRunner.run`` +
-``release`` in a loop (the floor, in a child process), with 1 and 2 workers.
+``release`` in a loop (the floor, in a child process, measured before and after the servers: the mean is used),
+with 1 and 2 workers. The same with 20 heavier tasks (a 60-frame 320x240 video through Canny, about 0.1 s of
+worker time each) shows what a second worker adds when the worker, not the server, is the bottleneck. The CPU
+time each process spent per task during the trivial burst (``/proc``) says where the time goes.
 
     python bench/bench_latency.py [--tasks 100] [--burst 200] [--no-upstream]
 
@@ -55,6 +58,7 @@ GOALS = {"p50_ms": 8.0, "p99_ms": 15.0, "burst_vs_floor": 2.0}
 WAIT_SECONDS = 60  # one task's task_run_info; past it the task counts as missed
 UPSTREAM_START_SECONDS = 90
 HTTP_CONNECTIONS = 8
+HEAVY_BURST = 20
 
 FLOOR_SCRIPT = textwrap.dedent("""
     import json, sys, time
@@ -91,6 +95,23 @@ def trivial_graph(workspace: Path) -> dict:
     fixtures.synthetic_image(workspace / "resources" / "images" / "tiny.jpg", 8, 8)
     return fixtures.chain("trivial", [fixtures.image_decode("Decode", "resources/images/tiny.jpg"), fixtures.canny(),
                                       fixtures.image_encode("Encode", "resources/images/tiny.out.jpg")])
+
+
+def heavy_graph(workspace: Path) -> dict:
+    fixtures.synthetic_video(workspace / "resources" / "videos" / "heavy.avi", 60, 320, 240)
+    return fixtures.chain("heavy", [fixtures.video_decode("Decode", "resources/videos/heavy.avi"), fixtures.canny(),
+                                    fixtures.video_encode("Encode", "resources/videos/heavy.out.avi",
+                                                          "resources/videos/heavy.avi")])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(p for c in children.read_text().split() for p in process_tree(int(c)))]
 
 
 def floor_rate(workspace: Path, graph: dict, runs: int) -> float:
@@ -251,21 +272,29 @@ def with_client(server: JupyterProcess, graph: dict, tasks: int) -> dict:
     return {"client": summary(seen), "server_side": summary(server_side), "missed": 0}
 
 
-async def measure_ours(root: Path, graph: dict, args: argparse.Namespace, workers: int) -> dict:
+async def measure_ours(root: Path, graphs: dict[str, dict], args: argparse.Namespace, workers: int) -> dict:
     server = JupyterProcess(root, "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}",
                             f"--NnDeployExtension.max_workers={workers}").start()
     try:
         api = Api(f"{server.url}nndeploy/api/", server.token)
         await api.connect()
-        await burst(api, graph, 4 * workers)  # warm-up: every worker's first runs
+        await burst(api, graphs["trivial"], 4 * workers)  # warm-up: every worker's first runs
         got: dict = {}
         if workers == 1:
-            got["websockets"] = await sequential(api, graph, args.tasks)
+            got["websockets"] = await sequential(api, graphs["trivial"], args.tasks)
             log(f"ours, websockets: {got['websockets']}")
-            got["client"] = await asyncio.to_thread(with_client, server, graph, args.tasks)
+            got["client"] = await asyncio.to_thread(with_client, server, graphs["trivial"], args.tasks)
             log(f"ours, notebook Client: {got['client']}")
-        got["burst"] = await burst(api, graph, args.burst)
+        pids = {"server": server.proc.pid, "workers": process_tree(server.proc.pid)[1:], "bench client": [os.getpid()]}
+        before = {name: sum(map(cpu_seconds, [p] if isinstance(p, int) else p)) for name, p in pids.items()}
+        got["burst"] = await burst(api, graphs["trivial"], args.burst)
+        got["burst"]["cpu_ms_per_task"] = {
+            name: round((sum(map(cpu_seconds, [p] if isinstance(p, int) else p)) - before[name]) * 1e3 / args.burst, 2)
+            for name, p in pids.items()}
         log(f"ours, burst of {args.burst} with {workers} worker(s): {got['burst']}")
+        await burst(api, graphs["heavy"], workers)  # warm-up: the video codecs
+        got["heavy_burst"] = await burst(api, graphs["heavy"], HEAVY_BURST)
+        log(f"ours, heavy burst of {HEAVY_BURST} with {workers} worker(s): {got['heavy_burst']}")
         await api.close()
         return got
     finally:
@@ -343,24 +372,28 @@ async def run(args: argparse.Namespace) -> dict:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as scratch:
         root = Path(scratch) / "root"
-        graph = trivial_graph(root / "nndeploy")
+        graphs = {"trivial": trivial_graph(root / "nndeploy"), "heavy": heavy_graph(root / "nndeploy")}
         log("in-process floor (run + release)...")
-        floor = floor_rate(root / "nndeploy", graph, args.burst)
-        log(f"floor: {floor:.1f} tasks/s")
-        ours = await measure_ours(root, graph, args, 1)
-        ours["burst_2_workers"] = (await measure_ours(root, graph, args, 2))["burst"]
+        floors = [floor_rate(root / "nndeploy", graphs["trivial"], args.burst)]
+        ours = await measure_ours(root, graphs, args, 1)
+        two = await measure_ours(root, graphs, args, 2)
+        floors.append(floor_rate(root / "nndeploy", graphs["trivial"], args.burst))
+        log(f"floor: {floors} tasks/s")
+        floor = statistics.mean(floors)
         upstream = {"skipped": "--no-upstream"}
         if not args.no_upstream:
             upstream_ws = Path(scratch) / "upstream"
             upstream = await measure_upstream(upstream_ws, trivial_graph(upstream_ws), args)
     figures = {
         "ours_websockets": ours["websockets"], "ours_client": ours["client"], "upstream": upstream,
-        "floor_tasks_per_s": round(floor, 1),
+        "floor_tasks_per_s": round(floor, 1), "floor_runs": [round(f, 1) for f in floors],
         "burst_1_worker": {**ours["burst"], "vs_floor": round(ours["burst"]["tasks_per_s"] / floor, 2)},
-        "burst_2_workers": {**ours["burst_2_workers"],
-                            "vs_floor": round(ours["burst_2_workers"]["tasks_per_s"] / floor, 2),
-                            "vs_1_worker": round(ours["burst_2_workers"]["tasks_per_s"]
-                                                 / max(ours["burst"]["tasks_per_s"], 1e-9), 2)},
+        "burst_2_workers": {**two["burst"], "vs_floor": round(two["burst"]["tasks_per_s"] / floor, 2),
+                            "vs_1_worker": round(two["burst"]["tasks_per_s"] / max(ours["burst"]["tasks_per_s"], 1e-9),
+                                                 2)},
+        "heavy_burst_1_worker": ours["heavy_burst"], "heavy_burst_2_workers": {
+            **two["heavy_burst"], "vs_1_worker": round(two["heavy_burst"]["tasks_per_s"]
+                                                       / max(ours["heavy_burst"]["tasks_per_s"], 1e-9), 2)},
         "cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
@@ -387,6 +420,11 @@ def report(result: dict) -> None:
         f"ours 1 worker {result['burst_1_worker']['tasks_per_s']} ({result['burst_1_worker']['vs_floor']}x), "
         f"2 workers {result['burst_2_workers']['tasks_per_s']} ({result['burst_2_workers']['vs_floor']}x)"
         + (f"; upstream {upstream['burst']['tasks_per_s']}" if "burst" in upstream else ""))
+    log(f"  CPU ms per task in that burst: 1 worker {result['burst_1_worker']['cpu_ms_per_task']}, "
+        f"2 workers {result['burst_2_workers']['cpu_ms_per_task']}")
+    log(f"heavy burst of {HEAVY_BURST} (60-frame video): 1 worker {result['heavy_burst_1_worker']['tasks_per_s']}, "
+        f"2 workers {result['heavy_burst_2_workers']['tasks_per_s']} tasks/s "
+        f"({result['heavy_burst_2_workers']['vs_1_worker']}x)")
     log(f"goals {result['goals']}: {result['goals_met']}")
 
 

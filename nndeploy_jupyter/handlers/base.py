@@ -8,12 +8,16 @@ WebSockets derive from :class:`ApiSocket`.
 Nagle's algorithm: an HTTP response needs nothing, Tornado sets ``TCP_NODELAY`` while it sends the end of each
 response. A WebSocket keeps its stream, and events come as a few small frames in a row (``status``, ``memory``,
 ``task_run_info``): with Nagle on, each frame after the first waits for the client's delayed ACK, 40 ms on Linux.
-:class:`ApiSocket` turns it off once the socket is open.
+:class:`ApiSocket` turns it off once the socket is open, and corks the socket (Linux ``TCP_CORK``) while one loop
+turn writes its frames, so a burst of them leaves in one segment rather than one segment (and one trip through the
+loopback's TCP stack) each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -23,6 +27,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado.httputil import HTTPFile
+from tornado.ioloop import IOLoop
 from tornado.websocket import WebSocketHandler
 
 from ..errors import ApiError, BadRequest, TooLarge
@@ -31,6 +36,7 @@ from .openapi import Operation
 
 M = TypeVar("M", bound=BaseModel)
 AUTH_RESOURCE = "nndeploy"
+TCP_CORK = getattr(socket, "TCP_CORK", None)  # Linux only; elsewhere frames go out one by one
 
 
 class ApiHandler(ExtensionHandlerMixin, APIHandler):
@@ -137,9 +143,28 @@ class ApiSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyter's 
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"flag": "error", "message": self._reason}))
 
+    _socket: socket.socket | None = None
+    _corked = False
+
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)  # keep-alive pings
         self.set_nodelay(True)  # see the module's docstring: small frames go out at once
+        stream = self.ws_connection.stream if self.ws_connection is not None else None
+        self._socket = stream.socket if stream is not None else None
+
+    def send_text(self, text: str) -> None:
+        """Write one text frame. Frames written in the same loop turn leave together when the turn ends."""
+        if not self._corked and TCP_CORK is not None and self._socket is not None:
+            with contextlib.suppress(OSError):  # closed under us: write_message says so
+                self._socket.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 1)
+                self._corked = True
+                IOLoop.current().add_callback(self._uncork)
+        self.write_message(text)
+
+    def _uncork(self) -> None:
+        self._corked = False
+        with contextlib.suppress(OSError):
+            self._socket.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 0)  # type: ignore[union-attr]
 
 
 def validation_reason(exc: ValidationError) -> str:

@@ -77,7 +77,7 @@ class ProgressSocket(ApiSocket):
 
     def _send(self, envelope: EventEnvelope) -> None:
         try:
-            self.write_message(envelope.wire())
+            self.send_text(envelope.wire())
         except WebSocketClosedError:
             self.on_close()
 
