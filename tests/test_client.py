@@ -10,6 +10,7 @@ import asyncio
 import copy
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -253,6 +254,50 @@ def exploding_graph() -> dict:
                  io_type_="Image", path_="resources/images/exploded.jpg"),
         ],
     }
+
+
+def test_a_server_without_token_authentication_takes_the_clients_posts(tmp_path: Path) -> None:
+    """``--IdentityProvider.token=''`` switches token authentication off: Jupyter then checks XSRF on every POST.
+    The Client takes the ``_xsrf`` cookie from a GET and sends it back as ``X-XSRFToken``."""
+    enabled = "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}"
+    with JupyterProcess(tmp_path / "root", enabled, "--ServerApp.disable_check_xsrf=False", token="") as server:
+        code, refused = server.post("nndeploy/api/queue/flush", {})  # a POST without the cookie and header
+        assert code == 403 and "xsrf" in refused["message"].lower()
+        client = Client(server.url, "")
+        try:
+            task = client.run("Image_Edge_Detection", timeout=120)
+            assert task.succeeded and task.outputs
+            assert client.upload_node("pass.py", simple_plugin("tests.Pass", PASS_THROUGH))["filename"] == "pass.py"
+            assert "cancel" in client.cancel(client.run("Image_Edge_Detection", wait=False).id).lower()
+            sockets = peer_sockets(server.port)  # the WebSocket (each HTTP call had its own connection)
+            delays = [not nodelay(s) for s in sockets]
+            for s in sockets:
+                s.close()
+            assert delays and not any(delays), "the client's WebSocket has Nagle on"
+        finally:
+            client.close()
+
+
+def peer_sockets(port: int) -> list[socket.socket]:
+    """This process's TCP sockets connected to ``port`` on loopback (duplicates; the caller only reads them)."""
+    found = []
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            if sock.type == socket.SOCK_STREAM and sock.getpeername()[1:2] == (port,):
+                found.append(sock)
+                continue
+        except OSError:
+            pass
+        sock.close()
+    return found
+
+
+def nodelay(sock: socket.socket) -> bool:
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 def test_wait_rides_out_a_server_restart(tmp_path: Path) -> None:

@@ -56,6 +56,10 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
+        if self.request.method == "GET" and not self.token_authenticated:
+            # Sets the _xsrf cookie for a client that has none: a script talking to a server with token
+            # authentication switched off needs it for its POSTs, and has no Jupyter page to get it from.
+            self.xsrf_token  # noqa: B018
         await self.services.start()  # no-op once started; the first request may come before the start hook
 
     def ok(self, result: Any = None, message: str = "success", status: int = 200) -> None:
