@@ -10,7 +10,6 @@ import asyncio
 import copy
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from graphs import PASS_THROUGH, simple_plugin
 from jupyter_process import JupyterProcess
+from sockets import nodelay, tcp_sockets
 
 from nndeploy_jupyter import Client, Task, TaskFailed
 from nndeploy_jupyter.notebook.client import PluginError
@@ -269,35 +269,11 @@ def test_a_server_without_token_authentication_takes_the_clients_posts(tmp_path:
             assert task.succeeded and task.outputs
             assert client.upload_node("pass.py", simple_plugin("tests.Pass", PASS_THROUGH))["filename"] == "pass.py"
             assert "cancel" in client.cancel(client.run("Image_Edge_Detection", wait=False).id).lower()
-            sockets = peer_sockets(server.port)  # the WebSocket (each HTTP call had its own connection)
-            delays = [not nodelay(s) for s in sockets]
-            for s in sockets:
-                s.close()
-            assert delays and not any(delays), "the client's WebSocket has Nagle on"
+            # The WebSocket is the one connection to the server left open (each HTTP call had its own).
+            with tcp_sockets(lambda s: s.getpeername()[1] == server.port) as sockets:
+                assert sockets and all(nodelay(s) for s in sockets), "the client's WebSocket has Nagle on"
         finally:
             client.close()
-
-
-def peer_sockets(port: int) -> list[socket.socket]:
-    """This process's TCP sockets connected to ``port`` on loopback (duplicates; the caller only reads them)."""
-    found = []
-    for fd in map(int, os.listdir("/proc/self/fd")):
-        try:
-            sock = socket.socket(fileno=os.dup(fd))
-        except OSError:
-            continue
-        try:
-            if sock.type == socket.SOCK_STREAM and sock.getpeername()[1:2] == (port,):
-                found.append(sock)
-                continue
-        except OSError:
-            pass
-        sock.close()
-    return found
-
-
-def nodelay(sock: socket.socket) -> bool:
-    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 def test_wait_rides_out_a_server_restart(tmp_path: Path) -> None:
