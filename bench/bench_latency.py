@@ -215,10 +215,11 @@ async def sequential(api: Api, graph: dict, tasks: int) -> dict:
         task_id = await loop.run_in_executor(pool, api.submit, graph)
         await api.bind(task_id)
         await api.ended(task_id)
-    seen, ids, missed = [], [], 0
+    seen, posts, ids, missed = [], [], [], 0
     for _ in range(tasks):
         started = time.perf_counter()
         task_id = await loop.run_in_executor(pool, api.submit, graph)
+        posts.append(time.perf_counter() - started)
         await api.bind(task_id)
         ended = await api.ended(task_id)
         if ended is None:
@@ -229,7 +230,7 @@ async def sequential(api: Api, graph: dict, tasks: int) -> dict:
     history = await loop.run_in_executor(pool, api.history, tasks + 10)
     server = [history[t]["ts_finish"] - history[t]["ts_submit"] for t in ids if history.get(t, {}).get("ts_finish")]
     pool.shutdown()
-    return {"client": summary(seen), "server_side": summary(server), "missed": missed}
+    return {"client": summary(seen), "server_side": summary(server), "post": summary(posts), "missed": missed}
 
 
 async def burst(api: Api, graph: dict, count: int) -> dict:
