@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from graphs import PASS_THROUGH, simple_plugin
 from jupyter_process import JupyterProcess
+from sockets import nodelay, tcp_sockets
 
 from nndeploy_jupyter import Client, Task, TaskFailed
 from nndeploy_jupyter.notebook.client import PluginError
@@ -253,6 +254,26 @@ def exploding_graph() -> dict:
                  io_type_="Image", path_="resources/images/exploded.jpg"),
         ],
     }
+
+
+def test_a_server_without_token_authentication_takes_the_clients_posts(tmp_path: Path) -> None:
+    """``--IdentityProvider.token=''`` switches token authentication off: Jupyter then checks XSRF on every POST.
+    The Client takes the ``_xsrf`` cookie from a GET and sends it back as ``X-XSRFToken``."""
+    enabled = "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}"
+    with JupyterProcess(tmp_path / "root", enabled, "--ServerApp.disable_check_xsrf=False", token="") as server:
+        code, refused = server.post("nndeploy/api/queue/flush", {})  # a POST without the cookie and header
+        assert code == 403 and "xsrf" in refused["message"].lower()
+        client = Client(server.url, "")
+        try:
+            task = client.run("Image_Edge_Detection", timeout=120)
+            assert task.succeeded and task.outputs
+            assert client.upload_node("pass.py", simple_plugin("tests.Pass", PASS_THROUGH))["filename"] == "pass.py"
+            assert "cancel" in client.cancel(client.run("Image_Edge_Detection", wait=False).id).lower()
+            # The WebSocket is the one connection to the server left open (each HTTP call had its own).
+            with tcp_sockets(lambda s: s.getpeername()[1] == server.port) as sockets:
+                assert sockets and all(nodelay(s) for s in sockets), "the client's WebSocket has Nagle on"
+        finally:
+            client.close()
 
 
 def test_wait_rides_out_a_server_restart(tmp_path: Path) -> None:

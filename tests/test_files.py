@@ -362,6 +362,54 @@ async def test_download_is_an_attachment_with_rfc6266_names(call, resources: Pat
     assert response.code == 206 and response.body == b"ex"
 
 
+async def raw_exchange(port: int, request: str) -> tuple[int, dict[str, str], bytes]:
+    """One request on its own connection, read to the end: status, headers, and every byte after them."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request.encode())
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 30)  # Connection: close, so the server ends it
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    return int(status_line.split()[1]), {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}, body
+
+
+async def test_head_answers_what_get_would_without_the_body(call, resources: Path, jp_http_port, jp_base_url,
+                                                           jp_auth_header):
+    await call("GET", "files")
+    image = png(resources / "images" / "dot.png")
+    (resources / "others" / "note.txt").write_text("héllo")
+
+    async def head(target: str, headers: dict | None = None) -> tuple[int, dict[str, str], bytes]:
+        lines = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "127.0.0.1", "Connection": "close",
+                                                      **jp_auth_header, **(headers or {})}.items())
+        return await raw_exchange(jp_http_port, f"HEAD {jp_base_url}nndeploy/api/{target} HTTP/1.1\r\n{lines}\r\n")
+
+    for target in ("preview?file_path=images/dot.png&returnMimeType=image", "download?file_path=images/dot.png"):
+        got = await call("GET", target, raw=True)
+        code, headers, body = await head(target)
+        assert (code, body) == (200, b""), target
+        assert headers["content-length"] == str(len(image)) == got.headers["Content-Length"], target
+        assert headers["content-type"] == "image/png" and headers["etag"] == got.headers["ETag"], target
+        assert headers["last-modified"] == got.headers["Last-Modified"], target
+    assert headers["content-disposition"].startswith('attachment; filename="dot.png"')
+
+    code, headers, body = await head("download?file_path=images/dot.png", {"Range": "bytes=0-9"})
+    assert (code, headers["content-length"], headers["content-range"], body) == (
+        206, "10", f"bytes 0-9/{len(image)}", b"")
+    code, _, body = await head("download?file_path=images/dot.png", {"If-None-Match": got.headers["ETag"]})
+    assert (code, body) == (304, b"")
+    text = await call("GET", "preview?file_path=others/note.txt&returnMimeType=text", raw=True)
+    code, headers, body = await head("preview?file_path=others/note.txt&returnMimeType=text")
+    assert (code, headers["content-type"], body) == (200, "application/json", b"")
+    assert headers["content-length"] == str(len(text.body))
+
+    code, headers, body = await head("preview?file_path=images/missing.png&returnMimeType=image")
+    assert (code, body) == (404, b"")
+    code, _, body = await head("download?file_path=images/dot.png", NO_AUTH)
+    assert (code, body) == (403, b"")
+
+
 async def test_jupyterlab_chunked_upload_into_the_workspace_still_works(call, jp_fetch, resources: Path):
     await call("GET", "files")
     data = random.randbytes(300_000)

@@ -28,7 +28,7 @@ async def test_spec_matches_registered_routes(api, jp_serverapp):
     assert registered, "no nndeploy routes registered"
     assert set(spec["paths"]) == set(registered)
     for path, handler in registered.items():
-        implemented = {m for m in ("get", "post", "put", "delete") if m in handler.__dict__ or
+        implemented = {m for m in ("head", "get", "post", "put", "delete") if m in handler.__dict__ or
                        any(m in base.__dict__ for base in handler.__mro__ if base.__module__.startswith("nndeploy"))}
         assert set(spec["paths"][path]) == implemented, path
 

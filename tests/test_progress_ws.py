@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import submit, wait_for
 from graphs import canny_image_graph, fault_graph, video_graph, write_fault_plugin
+from sockets import TCP_CORK, nodelay, option, tcp_sockets
 from tornado.httpclient import HTTPClientError
 
 from nndeploy_jupyter.services import Services
@@ -72,6 +73,20 @@ async def test_a_bound_client_follows_a_video_task_to_its_end(api, jp_ws_fetch, 
     assert any(r["type"] == "log" for r in results)
     assert events[-1]["flag"] == "success" and results[-1]["outputs"][0]["node"] == "VideoEncode"
     assert [r["type"] for r in results[-2:]] == ["memory", "task_run_info"]
+
+
+async def test_events_leave_at_once_not_behind_nagle(api, jp_ws_fetch, workspace: Path):
+    """A task's last events are small frames written together: with Nagle's algorithm on, all but the first wait
+    for the client's delayed ACK (40 ms). The server's side of the socket has TCP_NODELAY, and nothing is left
+    corked once the frames have arrived."""
+    ws = await jp_ws_fetch(*WS)
+    task_id = await submit(api, canny_image_graph(workspace))
+    await bind(ws, task_id)
+    await receive(ws, ends(task_id))
+    client = ws.protocol.stream.socket.getsockname()
+    with tcp_sockets(lambda s: s.getpeername() == client) as [server]:
+        assert nodelay(server)
+        assert option(server, TCP_CORK) == 0
 
 
 async def test_a_late_bind_still_gets_the_outcome(api, jp_ws_fetch, workspace: Path):

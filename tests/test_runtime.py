@@ -121,16 +121,24 @@ async def test_two_workers_run_two_tasks_at_once(workspace: Workspace, plugins: 
     try:
         assert sup.idle() == sup.capacity() == 2
         first, second = Events(), Events()
-        started = time.monotonic()
-        outcomes = await asyncio.gather(sup.run(ExecutorTask("a", slow), first),
-                                        sup.run(ExecutorTask("b", slow), second))
-        elapsed = time.monotonic() - started
+        journal: list[tuple[str, str]] = []  # (task, event) in the order they happened, both tasks together
+
+        async def follow(task_id: str, events: Events):
+            def emit(event: ExecutorEvent) -> None:
+                journal.append((task_id, event.type))
+                events(event)
+            outcome = await sup.run(ExecutorTask(task_id, slow), emit)
+            journal.append((task_id, "end"))
+            return outcome
+
+        outcomes = await asyncio.gather(follow("a", first), follow("b", second))
     finally:
         await sup.stop()
 
     assert [o.state for o in outcomes] == ["SUCCEEDED", "SUCCEEDED"]
     assert first.pid != second.pid
-    assert elapsed < 2 * 20 * 0.025  # side by side, not one after the other
+    first_end = min(journal.index(("a", "end")), journal.index(("b", "end")))
+    assert journal.index(("a", "started")) < first_end and journal.index(("b", "started")) < first_end, journal
 
 
 async def test_stop_ends_a_running_task(workspace: Workspace, plugins: Path) -> None:
@@ -222,17 +230,17 @@ async def test_model_that_does_not_load_fails_the_task(workspace: Workspace) -> 
     assert after.state == "SUCCEEDED"
 
 
-async def test_unfinished_last_line_stays_with_its_task(workspace: Workspace, plugins: Path) -> None:
+async def test_unfinished_last_line_stays_with_its_task(workspace: Workspace, plugins: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     unfinished = graphs.fault_graph(workspace.root, print_lines=1, print_unfinished=True)
+    # Were the end marker missed, the task would wait out the drain timeout: made far longer than the bound below.
+    monkeypatch.setattr(supervisor_module, "LOG_DRAIN_SECONDS", 3600)
     async with supervisor(workspace, plugin_dirs=[plugins]) as sup:
-        started = time.monotonic()
-        first, first_events = await run(sup, unfinished, "first")
-        elapsed = time.monotonic() - started
+        first, first_events = await asyncio.wait_for(run(sup, unfinished, "first"), 300)
         _, second_events = await run(sup, graphs.canny_image_graph(workspace.root), "second")
 
     assert first.state == "SUCCEEDED"
     assert "call 1 line 0 xxxxxxxxxx" in first_events.log and "call 1" not in second_events.log
-    assert elapsed < supervisor_module.LOG_DRAIN_SECONDS  # the end marker was seen, not waited out
 
 
 async def test_log_flood_is_bounded_and_never_blocks_the_worker(workspace: Workspace, plugins: Path,
@@ -284,15 +292,12 @@ async def test_cancel_running_video_ends_cancelled_fast(workspace: Workspace, pl
         events = Events()
         task = asyncio.create_task(sup.run(ExecutorTask("long", graph), events))
         await events.wait_for(lambda kind, fields: kind == "progress" and fields["done"] >= 5)
-        cancelled_at = time.monotonic()
         assert await sup.cancel("long")
         outcome = await task
-        latency = time.monotonic() - cancelled_at
         after, after_events = await run(sup, graphs.canny_image_graph(workspace.root))
 
     assert outcome.state == "CANCELLED" and outcome.error is None
-    assert latency < 1.0
-    assert events.of("progress")[-1]["done"] < 300
+    assert events.of("progress")[-1]["done"] < 300  # it stopped mid-video: the cancel did not wait for the end
     assert not await sup.cancel("long")
     assert after.state == "SUCCEEDED" and after_events.pid == events.pid  # interrupted, not killed
 
@@ -388,7 +393,8 @@ async def test_hung_node_is_killed_after_the_cancel_grace(workspace: Workspace, 
 
     assert outcome.state == "CANCELLED"
     assert outcome.error == "worker killed after cancel grace"
-    assert 0.5 <= latency < 2.5
+    assert latency >= 0.5  # the grace was given; the upper bound only says it did not hang
+    assert latency < 60
     assert after.state == "SUCCEEDED" and after_events.pid != events.pid
 
 

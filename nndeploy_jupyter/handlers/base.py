@@ -1,21 +1,34 @@
-"""What every REST handler shares: authentication, nndeploy's envelope, one error translator, body parsing.
+"""What every handler shares: authentication, nndeploy's envelope, one error translator, body parsing.
 
 Handlers stay thin: parse the request into a pydantic model, await one service call, answer with
 :meth:`ApiHandler.ok`. Any :class:`~nndeploy_jupyter.errors.ApiError` a service raises becomes a real 4xx/5xx
 with ``{"flag": "error", "message": reason}``; so does a pydantic ``ValidationError`` (400, naming the field).
+WebSockets derive from :class:`ApiSocket`.
+
+Nagle's algorithm: an HTTP response needs nothing, Tornado sets ``TCP_NODELAY`` while it sends the end of each
+response. A WebSocket keeps its stream, and events come as a few small frames in a row (``status``, ``memory``,
+``task_run_info``): with Nagle on, each frame after the first waits for the client's delayed ACK, 40 ms on Linux.
+:class:`ApiSocket` turns it off once the socket is open, and corks the socket (Linux ``TCP_CORK``) while one loop
+turn writes its frames, so a burst of them leaves in one segment rather than one segment (and one trip through the
+loopback's TCP stack) each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import tornado.web
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado.httputil import HTTPFile
+from tornado.ioloop import IOLoop
+from tornado.websocket import WebSocketHandler
 
 from ..errors import ApiError, BadRequest, TooLarge
 from ..services.graphs import load_json
@@ -23,6 +36,7 @@ from .openapi import Operation
 
 M = TypeVar("M", bound=BaseModel)
 AUTH_RESOURCE = "nndeploy"
+TCP_CORK = getattr(socket, "TCP_CORK", None)  # Linux only; elsewhere frames go out one by one
 
 
 class ApiHandler(ExtensionHandlerMixin, APIHandler):
@@ -42,6 +56,10 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
+        if self.request.method == "GET" and not self.token_authenticated:
+            # Sets the _xsrf cookie for a client that has none: a script talking to a server with token
+            # authentication switched off needs it for its POSTs, and has no Jupyter page to get it from.
+            self.xsrf_token  # noqa: B018
         await self.services.start()  # no-op once started; the first request may come before the start hook
 
     def ok(self, result: Any = None, message: str = "success", status: int = 200) -> None:
@@ -109,6 +127,48 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             self.send_error(400, exc_info=(type(e), e, e.__traceback__))
         else:
             super()._handle_request_exception(e)  # type: ignore[arg-type]
+
+
+class ApiSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyter's own WebSocket MRO
+    """Base for every ``nndeploy/api/...`` WebSocket: Nagle off, JSON errors, the services."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def services(self) -> Any:
+        return self.settings["nndeploy"]
+
+    def set_default_headers(self) -> None:
+        """JupyterHandler's CSP headers make no sense on a WebSocket upgrade."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A refused request to the socket's URL (another method than GET...) gets JSON, never an HTML page
+        (which, here, would fail to render: no user was resolved)."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"flag": "error", "message": self._reason}))
+
+    _socket: socket.socket | None = None
+    _corked = False
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)  # keep-alive pings
+        self.set_nodelay(True)  # see the module's docstring: small frames go out at once
+        stream = self.ws_connection.stream if self.ws_connection is not None else None
+        self._socket = stream.socket if stream is not None else None
+
+    def send_text(self, text: str) -> None:
+        """Write one text frame. Frames written in the same loop turn leave together when the turn ends."""
+        if not self._corked and TCP_CORK is not None and self._socket is not None:
+            with contextlib.suppress(OSError):  # closed under us: write_message says so
+                self._socket.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 1)
+                self._corked = True
+                IOLoop.current().add_callback(self._uncork)
+        self.write_message(text)
+
+    def _uncork(self) -> None:
+        self._corked = False
+        with contextlib.suppress(OSError):
+            self._socket.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 0)  # type: ignore[union-attr]
 
 
 def validation_reason(exc: ValidationError) -> str:

@@ -235,7 +235,14 @@ class FileDeleteHandler(ApiHandler):
 
 
 class FileStreamHandler(ApiHandler):
-    """Sends a file in blocks, honouring ``Range``, ``If-Range``, ``If-None-Match`` and ``If-Modified-Since``."""
+    """Sends a file in blocks, honouring ``Range``, ``If-Range``, ``If-None-Match`` and ``If-Modified-Since``.
+    HEAD answers the same status and headers as GET (``Content-Length``, ``Content-Type``, ``ETag``...) and no
+    body; a missing file is a 404 all the same."""
+
+    @web.authenticated
+    @authorized
+    async def head(self) -> None:
+        await self.get()
 
     async def send_file(self, view: FileView, attachment: bool = False) -> None:
         self.set_header("Content-Type", view.mime)
@@ -257,6 +264,9 @@ class FileStreamHandler(ApiHandler):
             return
         start, end = span
         self.set_header("Content-Length", str(end - start))
+        if self.request.method == "HEAD":  # the headers a GET would send; the file is not read
+            self.finish(set_content_type=view.mime)
+            return
         async with aclosing(self.services.files.blocks(view, start, end)) as blocks:
             async for block in blocks:
                 self.write(block)
@@ -316,8 +326,15 @@ def byte_range(header: str, size: int) -> tuple[int, int] | tuple[()] | None:
     return start, end
 
 
+def _head(of: str, query: type[FilePathQuery]) -> Operation:
+    return Operation(f"The status and headers {of} would answer (Content-Length, Content-Type, ETag, "
+                     "Last-Modified; Range and conditional headers apply), without the body", query=query,
+                     errors=(404, 416), media=_FILE)
+
+
 class PreviewHandler(FileStreamHandler):
-    spec = {"get": Operation("Show a file (?file_path=...&returnMimeType=image|video|audio|text|binary): the "
+    spec = {"head": _head("GET preview", PreviewQuery),
+            "get": Operation("Show a file (?file_path=...&returnMimeType=image|video|audio|text|binary): the "
                              "file with its own MIME type (Range, ETag), or for text a JSON envelope with the "
                              "decoded text (capped)", query=PreviewQuery, errors=(404, 416),
                              media={**_FILE, "application/json": {"schema": {
@@ -340,7 +357,8 @@ class PreviewHandler(FileStreamHandler):
 
 
 class DownloadHandler(FileStreamHandler):
-    spec = {"get": Operation("Download a file as an attachment (?file_path=...), with Range support",
+    spec = {"head": _head("GET download", FilePathQuery),
+            "get": Operation("Download a file as an attachment (?file_path=...), with Range support",
                              query=FilePathQuery, errors=(404, 416), media=_FILE)}
 
     @web.authenticated

@@ -8,45 +8,28 @@ event; the socket stays open.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import ws_authenticated
-from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.base.websocket import WebSocketMixin
 from pydantic import ValidationError
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import WebSocketClosedError
 
 from ..errors import ApiError
 from ..schemas import ClientFrame, ErrorEvent, EventEnvelope
 from ..services.events import Subscription
 from ..services.graphs import load_json
-from .base import AUTH_RESOURCE, validation_reason
+from .base import AUTH_RESOURCE, ApiSocket, validation_reason
 from .openapi import Operation
 
 
-class ProgressSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyter's own WebSocket MRO
-    auth_resource = AUTH_RESOURCE
+class ProgressSocket(ApiSocket):
     spec = {"get": Operation("WebSocket (GET with Upgrade): live task events (status, progress, log, memory, "
                              "task_run_info, system, download_progress, model_download_done, error), each an "
                              "EventEnvelope; send {type: 'bind', task_id: id | '*', since?: seq} to follow a task")}
 
     _subscription: Subscription | None = None
-
-    @property
-    def services(self) -> Any:
-        return self.settings["nndeploy"]
-
-    def set_default_headers(self) -> None:
-        """JupyterHandler's CSP headers make no sense on a WebSocket upgrade."""
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """A refused request to the socket's URL (another method than GET...) gets JSON, never an HTML page
-        (which, here, would fail to render: no user was resolved)."""
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"flag": "error", "message": self._reason}))
 
     async def pre_get(self) -> None:
         if not await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)):
@@ -59,7 +42,7 @@ class ProgressSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyt
         await super().get(*args, **kwargs)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
-        super().open(*args, **kwargs)  # keep-alive pings
+        super().open(*args, **kwargs)  # keep-alive pings, Nagle off
         self._subscription = self.services.events.subscribe(self._send)
 
     def on_close(self) -> None:
@@ -94,7 +77,7 @@ class ProgressSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyt
 
     def _send(self, envelope: EventEnvelope) -> None:
         try:
-            self.write_message(envelope.wire())
+            self.send_text(envelope.wire())
         except WebSocketClosedError:
             self.on_close()
 

@@ -1,12 +1,16 @@
 """The blocking HTTP layer under :class:`~nndeploy_jupyter.notebook.client.Client`: stdlib ``urllib`` only.
 
 Requests carry ``Authorization: token …``; Jupyter skips its XSRF check for token-authenticated requests, so
-POSTs need nothing else. Answers are nndeploy's envelope; an error status becomes :class:`ApiError` with
+POSTs need nothing else. A server with token authentication switched off (``--IdentityProvider.token=''``)
+checks XSRF on every POST instead: the client keeps the server's cookies, takes the ``_xsrf`` cookie from a GET
+first (the extension's API sets it for a client without one, as Jupyter's pages do for browsers) and sends it
+back as ``X-XSRFToken``. Answers are nndeploy's envelope; an error status becomes :class:`ApiError` with
 the server's reason.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import urllib.error
 import urllib.parse
@@ -27,10 +31,16 @@ class ApiError(RuntimeError):
         self.url = url
 
 
+XSRF_COOKIE = "_xsrf"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # the methods Jupyter does not check XSRF for
+
+
 class Http:
     def __init__(self, server: ServerInfo, timeout: float = 30.0):
         self.server = server
         self.timeout = timeout
+        self.cookies = http.cookiejar.CookieJar()
+        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
     @property
     def headers(self) -> dict[str, str]:
@@ -72,14 +82,28 @@ class Http:
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> bytes:
-        request = urllib.request.Request(url, data=data, method=method, headers={**self.headers, **(headers or {})})
+        headers = {**self.headers, **(headers or {})}
+        if not self.server.token and method not in SAFE_METHODS:
+            headers["X-XSRFToken"] = self._xsrf_token()
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=self.timeout) as response:
                 return response.read()
         except urllib.error.HTTPError as e:
             raise ApiError(e.code, _reason(e), url) from None
         except urllib.error.URLError as e:
             raise ConnectionError(f"cannot reach the Jupyter server at {self.server.url}: {e.reason}") from None
+
+
+    def _xsrf_token(self) -> str:
+        """The server's ``_xsrf`` cookie, fetched with a GET the first time."""
+        for attempt in (1, 2):
+            token = next((c.value for c in self.cookies if c.name == XSRF_COOKIE and c.value), None)
+            if token is not None:
+                return token
+            if attempt == 1:
+                self.fetch("GET", self.url("resources"))
+        return ""  # an older server that sets none: the POST is refused with Jupyter's own reason
 
 
 def _reason(error: urllib.error.HTTPError) -> str:

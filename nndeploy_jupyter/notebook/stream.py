@@ -73,6 +73,8 @@ class EventStream:
             except Exception:  # refused, closed, timed out, 403...: retry; Task.wait() polls meanwhile
                 await asyncio.sleep(RECONNECT_SECONDS)
                 continue
+            if self._conn.protocol is not None:  # bind frames go out at once, not behind another's delayed ACK
+                self._conn.protocol.set_nodelay(True)
             with self._lock:
                 ids = list(self._task_ids)
             for task_id in ids:
