@@ -1,8 +1,10 @@
-"""The nndeploy sidebar panel in a real JupyterLab, driven by Debian's Chromium through Python playwright."""
+"""The nndeploy workbench panel in a real JupyterLab, driven by Debian's Chromium through Python playwright:
+what a user does with it, and what they see."""
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,8 @@ from lab_browser import PANEL, REQUIRES_BROWSER, keep_screenshot, open_lab, open
 
 pytestmark = REQUIRES_BROWSER
 
+TEMPLATE = "Image_Edge_Detection"
+
 
 def workflow(name: str) -> dict:
     return {"name_": name, "desc_": f"{name}, saved by hand", "node_repository_": []}
@@ -22,11 +26,15 @@ def workflow(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with one saved workflow and one template of the user's own."""
+    """A workspace with one saved workflow, a long-running one (the Fault plugin node sleeps) and a template of
+    the user's own."""
     ws = tmp_path_factory.mktemp("panel") / "ws"
     saved = ws / "resources" / "workflow"
     saved.mkdir(parents=True)
     (saved / "Edges of my photos.json").write_text(json.dumps(workflow("Edges of my photos")))
+    graphs.write_fault_plugin(ws / "resources" / "plugin")
+    long = graphs.fault_graph(ws, "Long_run", frames=400, sleep_ms=50)
+    (saved / "Long_run.json").write_text(json.dumps(long))
     template = ws / "resources" / "template" / "Mine"
     template.mkdir(parents=True)
     (template / "Blur.json").write_text(json.dumps(workflow("Blur a picture")))
@@ -35,7 +43,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(workspace: Path) -> Iterator[JupyterProcess]:
-    server = start_lab(workspace.parent, extension_enabled=True)
+    server = start_lab(workspace.parent, True, "--LabApp.expose_app_in_browser=True")
     yield server
     server.stop()
 
@@ -47,21 +55,209 @@ def lab_without_server_extension(tmp_path_factory: pytest.TempPathFactory) -> It
     server.stop()
 
 
-def test_panel_lists_saved_workflows_and_templates_and_refreshes(browser, lab: JupyterProcess,
-                                                                 workspace: Path, tmp_path: Path):
-    page = open_panel(browser, lab)
-    workflows = page.locator(f'{PANEL} ul[aria-label="Workflows"] .jp-NndeployPanel-item')
-    templates = page.locator(f'{PANEL} ul[aria-label="Templates"] .jp-NndeployPanel-item')
-    workflows.filter(has_text="Edges of my photos").wait_for()
-    assert workflows.count() == 1
-    assert templates.filter(has_text="Blur a picture").count() == 1
-    assert page.locator(f"{PANEL} .jp-NndeployPanel-status.jp-mod-error").count() == 0
-    keep_screenshot(page, "panel")
+def section(page, title: str):
+    return page.locator(f'{PANEL} [role="region"][aria-label="{title}"]')
 
-    (workspace / "resources" / "workflow" / "Later.json").write_text(json.dumps(workflow("Saved later")))
-    page.get_by_title("Refresh workflows and templates").click()
-    workflows.filter(has_text="Saved later").wait_for()
-    assert workflows.count() == 2
+
+def row(page, kind: str, name: str):
+    return page.locator(f'{PANEL} .jp-NndeployPanel-row[data-kind="{kind}"][aria-label="{name}"]')
+
+
+def button(page, label: str):
+    return page.locator(f'{PANEL} button[aria-label="{label}"]')
+
+
+def task_states(page, name: str) -> list[str]:
+    """Every state the task rows named ``name`` have shown, recorded by the page as they change."""
+    return page.evaluate("name => (window.__nndeployStates || {})[name] || []", name)
+
+
+# Records each state a task row shows (the row re-renders at most once a frame, so every state drawn is seen).
+RECORD_STATES = """() => {
+    window.__nndeployStates = {};
+    const seen = () => document.querySelectorAll('.jp-NndeployPanel-row[data-kind="task"]').forEach(row => {
+        const state = row.querySelector('.jp-NndeployTask-state')?.textContent;
+        const list = (window.__nndeployStates[row.getAttribute('aria-label')] ||= []);
+        if (state && list[list.length - 1] !== state) list.push(state);
+    });
+    new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_the_header_names_the_extension_and_its_ready_worker(browser, lab: JupyterProcess):
+    page = open_panel(browser, lab)
+    status = page.locator(f"{PANEL} .jp-NndeployPanel-status")
+    page.wait_for_function(f"() => /1 ready/.test(document.querySelector('{PANEL} .jp-NndeployPanel-status')"
+                           "?.textContent || '')")
+    assert "Workers" in status.inner_text()
+    assert re.search(r"v\d+\.\d+", page.locator(f"{PANEL} .jp-NndeployPanel-version").inner_text())
+    for title in ("Templates", "Workflows", "Tasks", "Resources"):
+        assert section(page, title).count() == 1
+    row(page, "workflow", "Edges of my photos").wait_for()
+    row(page, "template", "Blur a picture").wait_for()
+    keep_screenshot(page, "panel")
+    page.close()
+
+
+def test_run_a_template_from_the_panel_then_open_its_output_image(browser, lab: JupyterProcess):
+    page = open_panel(browser, lab)
+    page.evaluate(RECORD_STATES)
+    button(page, f"Run {TEMPLATE}").click()
+    task = row(page, "task", TEMPLATE).first
+    task.locator(".jp-NndeployTask-state", has_text="SUCCEEDED").wait_for()
+    states = task_states(page, TEMPLATE)
+    assert "RUNNING" in states and states[-1] == "SUCCEEDED", states
+    page.get_by_text(f"{TEMPLATE} succeeded").first.wait_for()  # JupyterLab's notification
+
+    task.locator(f'button[aria-label="Show the details of task {TEMPLATE}"]').click()
+    nodes = task.locator(f'table[aria-label="Nodes of task {TEMPLATE}"] tbody tr')
+    assert set(nodes.evaluate_all("rows => rows.map(r => r.dataset.node)")) == {"ImageDecode", "Canny", "ImageEncode"}
+    assert "1/1" in nodes.first.inner_text() and "DONE" in nodes.first.inner_text()
+    assert "run" in task.locator(".jp-NndeployTask-profile").inner_text()
+    keep_screenshot(page, "panel-tasks")
+
+    task.locator(f'button[aria-label="Show the outputs of task {TEMPLATE}"]').click()
+    image = page.locator(".jp-ImageViewer img")  # JupyterLab's own image viewer
+    image.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    assert page.locator(".lm-TabBar-tab.jp-mod-current").inner_text().endswith(".jpg")
+    page.close()
+
+
+def test_cancel_a_long_task_from_the_task_list(browser, lab: JupyterProcess):
+    page = open_panel(browser, lab)
+    button(page, "Run Long_run").click()
+    task = row(page, "task", "Long_run").first
+    task.locator(".jp-NndeployTask-state", has_text="RUNNING").wait_for()
+    task.locator("progress").wait_for()  # frames done of the total
+    task.locator('button[aria-label="Cancel task Long_run"]').click()
+    task.locator(".jp-NndeployTask-state", has_text="CANCELLED").wait_for()
+    page.get_by_text("Long_run cancelled").first.wait_for()
+    page.close()
+
+
+def test_upload_an_image_then_run_with_it_as_the_decoders_path(browser, lab: JupyterProcess, workspace: Path,
+                                                                tmp_path: Path):
+    picture = graphs.synthetic_image(tmp_path / "my photo.jpg", 96, 64)
+    page = open_panel(browser, lab)
+    with page.expect_file_chooser() as chooser:
+        button(page, "Upload files into resources/images").click()
+    chooser.value.set_files(str(picture))
+    uploaded = row(page, "file", "my photo.jpg")
+    uploaded.wait_for()
+    assert (workspace / "resources" / "images" / "my photo.jpg").read_bytes() == picture.read_bytes()
+    keep_screenshot(page, "panel-resources")
+
+    button(page, f"Run {TEMPLATE} with parameters").click()
+    dialog = page.locator(".jp-Dialog")
+    path = dialog.locator("#jp-NndeployRunForm_ImageDecode_path_")
+    path.fill("resources/images/my photo.jpg")
+    keep_screenshot(page, "panel-run-with-parameters")
+    dialog.locator(f'button[aria-label="Run {TEMPLATE} with these parameters"]').click()
+    page.locator(f'{PANEL} .jp-NndeployPanel-row[data-kind="task"] .jp-NndeployTask-state',
+                 has_text="SUCCEEDED").first.wait_for()
+    history = lab.get("nndeploy/api/queue/history")["result"]["items"]
+    assert history[0]["params"] == {"ImageDecode": {"path_": "resources/images/my photo.jpg"}}
+    assert history[0]["state"] == "SUCCEEDED"
+
+    uploaded.click(button="right")  # the row's context menu
+    page.locator(".lm-Menu-item", has_text="Delete").click()
+    page.locator(".jp-Dialog button.jp-mod-warn").click()
+    uploaded.wait_for(state="detached")
+    assert not (workspace / "resources" / "images" / "my photo.jpg").exists()
+    page.close()
+
+
+def test_workflows_upload_rename_duplicate_and_delete(browser, lab: JupyterProcess, workspace: Path, tmp_path: Path):
+    upload = tmp_path / "Uploaded.json"
+    upload.write_text(json.dumps(workflow("Uploaded by hand")))
+    page = open_panel(browser, lab)
+    with page.expect_file_chooser() as chooser:
+        button(page, "Upload a workflow (.json)").click()
+    chooser.value.set_files(str(upload))
+    uploaded = row(page, "workflow", "Uploaded by hand")
+    uploaded.wait_for()
+
+    uploaded.focus()
+    page.keyboard.press("Shift+F10")  # the context menu, from the keyboard
+    page.locator(".lm-Menu-item", has_text="Rename").click()
+    page.locator(".jp-Dialog input").fill("Renamed by hand")
+    page.locator(".jp-Dialog button.jp-mod-accept").click()
+    renamed = row(page, "workflow", "Renamed by hand")
+    renamed.wait_for()
+    assert json.loads(next(p for p in (workspace / "resources" / "workflow").glob("*.json")
+                           if "Renamed by hand" in p.read_text()).read_text())["name_"] == "Renamed by hand"
+
+    renamed.locator('button[aria-label="More actions for Renamed by hand"]').click()
+    page.locator(".lm-Menu-item", has_text="Duplicate").click()
+    page.wait_for_function(f"() => document.querySelectorAll('{PANEL} .jp-NndeployPanel-row[data-kind=workflow]"
+                           "[aria-label^=\"Renamed by hand\"]').length === 2")
+    names = [w["name_"] for w in lab.get("nndeploy/api/workflows")["result"]]
+    assert names.count("Renamed by hand") == 1 and sum(n.startswith("Renamed by hand") for n in names) == 2
+
+    renamed.focus()
+    page.keyboard.press("Delete")
+    page.locator(".jp-Dialog", has_text="Delete the workflow Renamed by hand?").wait_for()
+    page.locator(".jp-Dialog button.jp-mod-warn").click()
+    renamed.wait_for(state="detached")
+    assert "Renamed by hand" not in [w["name_"] for w in lab.get("nndeploy/api/workflows")["result"]]
+    page.close()
+
+
+def test_keyboard_enter_opens_a_workflow_as_a_graph(browser, lab: JupyterProcess):
+    page = open_panel(browser, lab)
+    first = row(page, "template", TEMPLATE)
+    first.focus()
+    page.keyboard.press("Enter")
+    page.locator(".lm-TabBar-tab.jp-mod-current", has_text=TEMPLATE).wait_for()
+    page.locator(".jp-NndeployGraph-editor:visible .react-flow__node").first.wait_for()
+    page.close()
+
+
+def test_open_sections_are_restored_on_reload(browser, lab: JupyterProcess):
+    page = open_panel(browser, lab)
+    title = page.locator(f"{PANEL} .lm-AccordionPanel-title", has_text="Templates")
+    assert title.get_attribute("aria-expanded") == "true"
+    title.click()
+    page.wait_for_function(f"() => document.querySelector('{PANEL} .lm-AccordionPanel-title')"
+                           ".getAttribute('aria-expanded') === 'false'")
+    page.wait_for_timeout(500)  # the state database saves on its own schedule
+    page.reload()
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    page.locator(f"{PANEL} .lm-AccordionPanel-title", has_text="Workflows").wait_for()
+    assert title.get_attribute("aria-expanded") == "false"
+    title.click()  # leave it open for the other tests
+    page.wait_for_function(f"() => document.querySelector('{PANEL} .lm-AccordionPanel-title')"
+                           ".getAttribute('aria-expanded') === 'true'")
+    page.wait_for_timeout(500)
+    page.close()
+
+
+def test_every_control_says_its_action_and_target(browser, lab: JupyterProcess):
+    page = open_panel(browser, lab)
+    row(page, "template", TEMPLATE).wait_for()
+    unnamed = page.evaluate(f"""() => Array.from(document.querySelectorAll('{PANEL} button, {PANEL} [tabindex="0"]'))
+        .filter(e => !(e.getAttribute('aria-label') || e.getAttribute('title') || e.textContent.trim()))
+        .map(e => e.outerHTML.slice(0, 120))""")
+    assert unnamed == []
+    assert button(page, f"Open {TEMPLATE} as a graph").count() == 1
+    assert button(page, "Run Edges of my photos").count() == 1
+    page.close()
+
+
+def test_dark_theme(browser, lab: JupyterProcess):
+    page = open_panel(browser, lab)
+    page.evaluate("async () => { await window.jupyterapp.restored; await window.jupyterapp.commands.execute("
+                  "'apputils:change-theme', {theme: 'JupyterLab Dark'}); }")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    row(page, "template", TEMPLATE).wait_for()
+    page.wait_for_timeout(300)  # the theme's stylesheet applies
+    background = page.evaluate(f"() => getComputedStyle(document.querySelector('{PANEL}')).backgroundColor")
+    channels = [int(c) for c in re.findall(r"\d+", background)[:3]]
+    assert sum(channels) / 3 < 80, background  # dark, from JupyterLab's own variables
+    keep_screenshot(page, "panel-dark")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
     page.close()
 
 
@@ -112,13 +308,12 @@ def test_the_browsers_own_websocket_follows_tasks_to_their_end(browser, lab: Jup
            f"p99 {times[98]:.1f} ms")
 
 
-def test_panel_explains_a_missing_server_extension(browser, lab_without_server_extension: JupyterProcess,
-                                                   tmp_path: Path):
+def test_panel_explains_a_missing_server_extension(browser, lab_without_server_extension: JupyterProcess):
     page = open_panel(browser, lab_without_server_extension)
     error = page.locator(f"{PANEL} .jp-NndeployPanel-status.jp-mod-error")
     error.wait_for()
     assert "nndeploy server extension is not answering" in error.inner_text()
     assert "jupyter server extension list" in error.inner_text()
-    assert page.locator(f"{PANEL} .jp-NndeployPanel-item").count() == 0
+    assert page.locator(f"{PANEL} .jp-NndeployPanel-row").count() == 0
     keep_screenshot(page, "panel-without-server-extension")
     page.close()

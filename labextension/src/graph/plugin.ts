@@ -11,10 +11,10 @@ import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { ILauncher } from '@jupyterlab/launcher';
 
 import { nndeployIcon } from '../icon';
-import { CommandIDs } from '../tokens';
-import { ServerGraphServices } from './adapter';
+import { CommandIDs, INndeploy } from '../tokens';
+import { StoreGraphServices } from './adapter';
 import { GraphController } from './controller';
-import { WorkspacePaths } from './paths';
+import { WorkspacePaths } from '../model/paths';
 import { IGraphServices } from './services';
 import { FACTORY, freeWorkflowName, GraphDocument, GraphView, GraphWidgetFactory, IGraphDeps } from './widget';
 
@@ -34,22 +34,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nndeploy-jupyter:graph',
   description: 'nndeploy workflows as node graphs: open, edit, save and run them in the main area.',
   autoStart: true,
-  requires: [IDocumentManager],
+  requires: [IDocumentManager, INndeploy],
   optional: [ILauncher, ICommandPalette, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
+    nndeploy: INndeploy,
     launcher: ILauncher | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ) => {
-    const services = new ServerGraphServices();
-    const paths = app.restored.then(() => WorkspacePaths.load(services)).catch(() => null);
+    const services = new StoreGraphServices(nndeploy.store);
+    const paths = nndeploy.paths;
     const tracker = new WidgetTracker<GraphWidget>({ namespace: 'nndeploy-graph' });
     const deps: IGraphDeps = {
       services,
       paths,
-      openOutput: path => void openOutput(app, services, paths, path),
+      openOutput: path => void nndeploy.viewers.open(path),
       openWorkflow: async workflowId => {
         await app.commands.execute(CommandIDs.openGraph, { workflowId });
       }
@@ -218,18 +219,4 @@ async function pickGraph(services: IGraphServices): Promise<{ workflowId?: strin
     items: choices.map(c => c.label)
   });
   return answer.button.accept ? (choices.find(c => c.label === answer.value)?.value ?? null) : null;
-}
-
-async function openOutput(
-  app: JupyterFrontEnd,
-  services: IGraphServices,
-  paths: Promise<WorkspacePaths | null>,
-  absolute: string
-): Promise<void> {
-  const path = (await paths)?.contentsPath(absolute);
-  if (path) {
-    await app.commands.execute('docmanager:open', { path });
-  } else {
-    window.open(services.previewUrl(absolute), '_blank', 'noopener');
-  }
 }

@@ -1,7 +1,6 @@
 /**
- * What the graph document needs from the server, and nothing more. The adapter in `adapter.ts` implements
- * it over `ServerConnection`; it is kept narrow so the panel's shared client and event store can take
- * its place without touching the graph code.
+ * What the graph document needs from the server, and nothing more. `adapter.ts` implements it over the
+ * workbench's shared client and event store; tests or another host can give their own.
  */
 import { IDisposable } from '@lumino/disposable';
 

@@ -23,7 +23,7 @@ import { GraphEditor } from './components/editor';
 import { GraphController, IGraphHost } from './controller';
 import { IGraphJSON } from './json';
 import { GraphModel } from './model';
-import { WorkspacePaths } from './paths';
+import { WorkspacePaths } from '../model/paths';
 import { IGraphServices } from './services';
 
 /** What the widgets need from the plugin around them. */

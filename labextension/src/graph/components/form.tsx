@@ -14,7 +14,7 @@ import { useChanges, useController } from './hooks';
  * enforce; the server checks the graph before it runs). This keeps rjsf's AJV validator out of the bundle:
  * JupyterLab shares `FormComponent`, not a validator.
  */
-const NO_VALIDATION: IFormComponentProps['validator'] = {
+export const NO_VALIDATION: IFormComponentProps['validator'] = {
   validateFormData: () => ({ errors: [], errorSchema: {} }),
   toErrorList: () => [],
   isValid: () => true,
@@ -62,7 +62,7 @@ function LabelledSelect(props: WidgetProps): JSX.Element {
   );
 }
 
-const WIDGETS = { TextWidget: LabelledText, SelectWidget: LabelledSelect } as unknown as IFormComponentProps['widgets'];
+export const WIDGETS = { TextWidget: LabelledText, SelectWidget: LabelledSelect } as unknown as IFormComponentProps['widgets'];
 
 export function PropertiesPanel(): JSX.Element | null {
   const controller = useController();

@@ -4,8 +4,6 @@
  */
 import { PageConfig, PathExt } from '@jupyterlab/coreutils';
 
-import { IGraphServices } from './services';
-
 export class WorkspacePaths {
   private constructor(
     /** The absolute path of `resources/` on the server. */
@@ -14,7 +12,7 @@ export class WorkspacePaths {
     readonly resources: string | null
   ) {}
 
-  static async load(services: IGraphServices): Promise<WorkspacePaths> {
+  static async load(services: { resourcesDir(): Promise<string> }): Promise<WorkspacePaths> {
     const root = trim(PageConfig.getOption('serverRoot'));
     const absolute = trim(await services.resourcesDir());
     const inside = root !== '' && (absolute === root || absolute.startsWith(`${root}/`));
@@ -32,6 +30,11 @@ export class WorkspacePaths {
       return null;
     }
     return PathExt.join(this.resources, absolute.slice(this.absolute.length + 1));
+  }
+
+  /** The absolute server path of a `resources/...` path (as the file tree and graphs name files). */
+  absolutePath(resourcePath: string): string {
+    return PathExt.join(this.absolute, resourcePath.replace(/^resources\/?/, ''));
   }
 
   isWorkflowFile(path: string): boolean {

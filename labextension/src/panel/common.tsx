@@ -1,0 +1,170 @@
+/**
+ * What every section of the panel is made of: a section widget that re-renders with the store, rows that can
+ * be reached and used from the keyboard, and buttons named by their action and target.
+ *
+ * Keyboard, on a focused row: ↑/↓ move between rows, Enter opens it (its first action), Delete deletes it
+ * where that means something, the context-menu key or Shift+F10 opens its context menu (the browser's own).
+ */
+import { ReactWidget } from '@jupyterlab/apputils';
+import { LabIcon } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { NndeployStore } from '../model/store';
+
+/** An accordion section of the panel, drawn from the store again whenever it changes (once per frame). */
+export abstract class StoreSection extends ReactWidget {
+  constructor(
+    readonly store: NndeployStore,
+    title: string
+  ) {
+    super();
+    this.title.label = title;
+    this.addClass('jp-NndeployPanel-section');
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', title);
+    store.changed.connect(this.update, this);
+  }
+
+  dispose(): void {
+    this.store.changed.disconnect(this.update, this);
+    super.dispose();
+  }
+}
+
+export interface IAction {
+  /** What it does, said with its target: `Run Image_Edge_Detection`. */
+  label: string;
+  icon: LabIcon;
+  onClick: () => void;
+  disabled?: boolean;
+}
+
+export function ActionButton({ action }: { action: IAction }): JSX.Element {
+  return (
+    <button
+      type="button"
+      className="jp-NndeployPanel-action jp-Button jp-mod-minimal"
+      aria-label={action.label}
+      title={action.label}
+      disabled={action.disabled}
+      onClick={event => {
+        event.stopPropagation();
+        action.onClick();
+      }}
+    >
+      <action.icon.react tag="span" elementSize="normal" />
+    </button>
+  );
+}
+
+export interface IRowProps {
+  /** `workflow`, `template`, `task`, `file`: context menus and commands find the row by it. */
+  kind: string;
+  id: string;
+  label: string;
+  detail?: React.ReactNode;
+  icon?: React.ReactNode;
+  actions?: IAction[];
+  /** Enter, or a double-click. */
+  onOpen?: () => void;
+  /** The Delete key. */
+  onDelete?: () => void;
+  className?: string;
+  children?: React.ReactNode;
+  expanded?: boolean;
+  draggable?: boolean;
+  onDragStart?: (event: React.DragEvent) => void;
+  dropProps?: React.HTMLAttributes<HTMLLIElement>;
+  level?: number;
+}
+
+export function Row(props: IRowProps): JSX.Element {
+  const onKeyDown = (event: React.KeyboardEvent<HTMLLIElement>): void => {
+    if (event.target !== event.currentTarget) {
+      return; // a key on one of its buttons is the button's
+    }
+    if (event.key === 'Enter' && props.onOpen) {
+      props.onOpen();
+    } else if (event.key === 'Delete' && props.onDelete) {
+      props.onDelete();
+    } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      moveFocus(event.currentTarget, event.key === 'ArrowDown' ? 1 : -1);
+    } else {
+      return;
+    }
+    event.preventDefault();
+  };
+  return (
+    <li
+      className={`jp-NndeployPanel-row ${props.className ?? ''}`}
+      data-kind={props.kind}
+      data-id={props.id}
+      tabIndex={0}
+      aria-label={props.label}
+      aria-expanded={props.expanded}
+      aria-level={props.level}
+      onKeyDown={onKeyDown}
+      onDoubleClick={props.onOpen}
+      draggable={props.draggable}
+      onDragStart={props.onDragStart}
+      {...props.dropProps}
+    >
+      <div className="jp-NndeployPanel-rowMain">
+        {props.icon}
+        <div className="jp-NndeployPanel-text" title={props.label}>
+          <span className="jp-NndeployPanel-name">{props.label}</span>
+          {props.detail ? <span className="jp-NndeployPanel-detail">{props.detail}</span> : null}
+        </div>
+        <div className="jp-NndeployPanel-actions">
+          {(props.actions ?? []).map(action => (
+            <ActionButton key={action.label} action={action} />
+          ))}
+        </div>
+      </div>
+      {props.children}
+    </li>
+  );
+}
+
+export function List(props: {
+  label: string;
+  empty: string;
+  children: React.ReactNode[];
+  dropProps?: React.HTMLAttributes<HTMLUListElement>;
+}): JSX.Element {
+  return (
+    <ul className="jp-NndeployPanel-list" aria-label={props.label} {...props.dropProps}>
+      {props.children.length ? props.children : <li className="jp-NndeployPanel-empty">{props.empty}</li>}
+    </ul>
+  );
+}
+
+/** A heading inside a section (`Queue`, `History`, a template category). */
+export function Group(props: { label: string; count?: number; children: React.ReactNode }): JSX.Element {
+  return (
+    <div className="jp-NndeployPanel-group" role="group" aria-label={props.label}>
+      <h3 className="jp-NndeployPanel-groupTitle">
+        {props.label}
+        {props.count !== undefined ? <span className="jp-NndeployPanel-count">{props.count}</span> : null}
+      </h3>
+      {props.children}
+    </div>
+  );
+}
+
+/** The row's context menu, opened from its "more" button (the same menu a right-click opens). */
+export function openRowMenu(id: string): void {
+  const button = document.activeElement as HTMLElement | null;
+  const row = button?.closest<HTMLElement>('.jp-NndeployPanel-row') ?? document.querySelector<HTMLElement>(`.jp-NndeployPanel-row[data-id="${CSS.escape(id)}"]`);
+  if (!row) {
+    return;
+  }
+  const box = (button ?? row).getBoundingClientRect();
+  row.dispatchEvent(new MouseEvent('contextmenu', { bubbles: true, cancelable: true, clientX: box.left, clientY: box.bottom }));
+}
+
+function moveFocus(row: HTMLElement, step: 1 | -1): void {
+  const panel = row.closest('.jp-NndeployPanel-section');
+  const rows = Array.from(panel?.querySelectorAll<HTMLElement>('.jp-NndeployPanel-row') ?? []);
+  rows[rows.indexOf(row) + step]?.focus();
+}
