@@ -6,8 +6,8 @@
   for paths; it is derived from the names and types of the defaults: a string (or a list of strings) named
   ``…path``, ``…file``, ``…dir`` or ``…folder`` (``path_``, ``ref_path_``, ``config_path``,
   ``character_path_``, ``embedding_file_``…), whatever ``io_params_`` lists, and in a parameter carrying an
-  ``is_path_`` flag (nndeploy's inference parameters), its lists of strings about the model
-  (``model_value_``, ``external_model_data_``), which are files while ``is_path_`` is true.
+  ``is_path_`` flag (nndeploy's inference and tokenizer parameters), the strings holding the model
+  (``model_value_``, ``external_model_data_``, ``vocab_blob_``…), which are files while ``is_path_`` is true.
 
 The same name rule applies to the fields of a graph's node that its catalogue entry lacks, so a path
 parameter of a node the catalogue does not know, or a key a client added, is confined too.
@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 PATH_WORDS = frozenset({"path", "file", "dir", "folder"})
+# In a parameter with an ``is_path_`` flag, the fields holding the model (inference: ``model_value_``,
+# ``external_model_data_``; tokenizers: ``json_blob_``, ``vocab_blob_``…): files while the flag is true.
+FLAGGED_WORDS = frozenset({"model", "blob"})
 # Fields that make the graph's structure, not parameters: overriding them would rewire or retype the graph.
 STRUCTURE = frozenset({"key_", "name_", "inputs_", "outputs_", "node_repository_"})
 # Fields of nndeploy's own bookkeeping (lists of parameter names), never files.
@@ -48,12 +51,13 @@ def build(catalogue: dict[str, Any]) -> NodeSchemas:
         merged = entries.setdefault(entity["key_"], {})
         for field, value in entity.items():
             merged.setdefault(field, value)
+    enums = catalogue.get("param_types") or {}
     return NodeSchemas(
         node_keys=frozenset(catalogue["node_keys"]),
         entries=entries,
         graph=dag.get("graph") or {},
-        enums=catalogue.get("param_types") or {},
-        path_keys={key: frozenset(k for k, _ in path_fields(entry)) for key, entry in entries.items()},
+        enums=enums,
+        path_keys={key: frozenset(k for k, _ in path_fields(entry, enums)) for key, entry in entries.items()},
     )
 
 
@@ -65,9 +69,10 @@ def _entities(level: list[Any]) -> Iterator[Entry]:
         level = [c for e in level for c in (e.get("node_repository_") or [])]
 
 
-def path_fields(node: Entry, known: frozenset[tuple[str, ...]] = frozenset()) -> Iterator[tuple[tuple[str, ...], Any]]:
+def path_fields(node: Entry, enums: dict[str, list[str]], known: frozenset[tuple[str, ...]] = frozenset(),
+                ) -> Iterator[tuple[tuple[str, ...], Any]]:
     """``((field, subfield...), value)`` for each value of ``node`` (a node's JSON, its parameters and their
-    objects, not its inner nodes) that names files: by the name rule above, or listed in ``known``."""
+    objects, not its inner nodes) that names files: by the name rules above, or listed in ``known``."""
     listed = frozenset((p,) for p in node.get("io_params_") or [] if isinstance(p, str))
     level: list[tuple[tuple[str, ...], Entry]] = [((), node)]
     while level:
@@ -81,7 +86,7 @@ def path_fields(node: Entry, known: frozenset[tuple[str, ...]] = frozenset()) ->
                     deeper.append((key, value))
                 elif not _strings(value):
                     continue
-                elif isinstance(value, list) and "model" in field and "is_path_" in values:
+                elif "is_path_" in values and _words(field) & FLAGGED_WORDS and not _enum(value, enums):
                     if values["is_path_"] is True:  # false: the strings are the model itself, not files
                         yield key, value
                 elif key in known or key in listed or _path_name(field):
@@ -91,6 +96,14 @@ def path_fields(node: Entry, known: frozenset[tuple[str, ...]] = frozenset()) ->
 
 def _path_name(field: str) -> bool:
     return field.rstrip("_").rsplit("_", 1)[-1].lower() in PATH_WORDS
+
+
+def _words(field: str) -> set[str]:
+    return set(field.lower().split("_"))
+
+
+def _enum(value: Any, enums: dict[str, list[str]]) -> bool:
+    return isinstance(value, str) and value in enums
 
 
 def _strings(value: Any) -> bool:

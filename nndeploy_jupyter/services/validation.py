@@ -191,7 +191,7 @@ def _check_paths(node: Graph, schemas: NodeSchemas, workspace: Workspace, inputs
         _confined(node["name_"], "path_", node["path_"], workspace)
     if node.get("ref_path_"):
         _check_read(node, "ref_path_", workspace, inputs_fetched_later)
-    for key, value in path_fields(node, schemas.path_keys.get(node["key_"], frozenset())):
+    for key, value in path_fields(node, schemas.enums, schemas.path_keys.get(node["key_"], frozenset())):
         if key not in _ROLE_PATHS:
             for path in [value] if isinstance(value, str) else value:
                 if path and not _is_stream(path):
