@@ -82,7 +82,8 @@ async def test_a_taken_name_is_suffixed_as_its_file_is(api, workspace: Path):
     _, first = await save(api, graph("same", desc_="one"))
     _, second = await save(api, graph("same", desc_="two"))
     assert first["result"]["id"] != second["result"]["id"]
-    assert (first["result"]["name_"], second["result"]["name_"]) == ("same", "same (1)")
+    assert first["message"] == "created"
+    assert second["message"] == "created as 'same (1)' ('same' is another workflow's name)"
     _, one = await api("GET", f"workflow/{first['result']['id']}")
     _, two = await api("GET", f"workflow/{second['result']['id']}")
     assert (one["result"]["name_"], one["result"]["desc_"]) == ("same", "one")
@@ -91,9 +92,9 @@ async def test_a_taken_name_is_suffixed_as_its_file_is(api, workspace: Path):
 
     _, third = await save(api, graph("other"))
     code, renamed = await save(api, graph("same", desc_="three"), third["result"]["id"])  # renamed onto a taken name
-    assert code == 200 and renamed["result"]["name_"] == "same (2)"
+    assert code == 200 and renamed["message"] == "updated as 'same (2)' ('same' is another workflow's name)"
     code, again = await save(api, graph("same", desc_="3b"), third["result"]["id"])  # its own "same (2)" is free
-    assert code == 200 and again["result"]["name_"] == "same (2)"
+    assert code == 200 and "as 'same (2)'" in again["message"]
     _, listed = await api("GET", "workflows")
     assert sorted(w["name_"] for w in listed["result"]) == ["same", "same (1)", "same (2)"]
     assert sorted(p.name for p in (workspace / "resources" / "workflow").iterdir()) == [

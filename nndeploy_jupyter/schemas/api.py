@@ -43,17 +43,12 @@ class SaveRequest(Model):
     businessContent: Graph | str = Field(description="the graph, as an object or as JSON text")
 
 
-SAVED_NAME = 'the name_ it was saved under: "Name (1)" when another workflow has Name'
-
-
 class Saved(Model):
     id: str
-    name_: str = Field(description=SAVED_NAME)
 
 
 class WorkflowUploaded(Model):
     id: str
-    name_: str = Field(description=SAVED_NAME)
     filename: str
     size: int
 

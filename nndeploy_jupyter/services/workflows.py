@@ -27,6 +27,12 @@ class SavedWorkflow:
     id: str
     created: bool
     name: str  # the ``name_`` it was saved under: suffixed (``"Name (1)"``) when another workflow had it
+    asked: str  # the ``name_`` the client sent
+
+    @property
+    def renamed_note(self) -> str:
+        """What an answer adds when the name was taken (the answer's models stay as nndeploy's)."""
+        return "" if self.name == self.asked else f" as {self.name!r} ({self.asked!r} is another workflow's name)"
 
 
 class WorkflowStore:
@@ -111,14 +117,15 @@ class WorkflowStore:
     def _read(path: Path) -> dict[str, Any]:
         return parse_graph(path.read_bytes())
 
-    def _save(self, conn: sqlite3.Connection, graph: dict, name: str, workflow_id: str | None) -> SavedWorkflow:
+    def _save(self, conn: sqlite3.Connection, graph: dict, asked: str, workflow_id: str | None) -> SavedWorkflow:
+        name = asked
         if workflow_id is None:
             workflow_id = str(uuid.uuid4())
             name, filename = self._free_name(conn, name)
             self._write(self.folder / filename, {**graph, "name_": name})
             with conn:
                 self._insert(conn, workflow_id, name, filename, graph)
-            return SavedWorkflow(workflow_id, created=True, name=name)
+            return SavedWorkflow(workflow_id, created=True, name=name, asked=asked)
         row = self._row(conn, workflow_id)
         filename = row["filename"]
         if name != row["name"]:  # a rename moves the file instead of forking the workflow (upstream forks)
@@ -131,7 +138,7 @@ class WorkflowStore:
             )
         if filename != row["filename"]:
             (self.folder / row["filename"]).unlink(missing_ok=True)
-        return SavedWorkflow(workflow_id, created=False, name=name)
+        return SavedWorkflow(workflow_id, created=False, name=name, asked=asked)
 
     def _delete(self, conn: sqlite3.Connection, workflow_id: str) -> None:
         row = self._row(conn, workflow_id)
