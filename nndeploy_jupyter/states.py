@@ -30,3 +30,16 @@ class TaskState(str, Enum):
 
 FINAL_STATES = frozenset({TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.INTERRUPTED})
 IN_FLIGHT_STATES = (TaskState.RUNNING, TaskState.DISPATCHED)  # on the executor, in the order queue/info lists them
+
+
+class WorkerState(str, Enum):
+    """What an executor's worker is doing, as the panel's header shows it (``GET server``, ``workers`` events)."""
+
+    STARTING = "STARTING"  # spawned, importing nndeploy and the plugins
+    READY = "READY"  # warm and idle
+    BUSY = "BUSY"  # running a task
+    RESTARTING = "RESTARTING"  # it died; a new one starts after a back-off
+    CRASHED = "CRASHED"  # it died before it was ready, again and again: its log says why
+
+    def __str__(self) -> str:
+        return self.value

@@ -181,3 +181,28 @@ async def test_a_cancel_is_answered_at_once_and_its_end_follows_on_the_socket(ap
     assert events[-1]["flag"] == "failed" and events[-1]["result"]["state"] == "CANCELLED"
     assert [o["partial"] for o in events[-1]["result"]["outputs"]] == [True]
 
+
+
+async def test_the_header_follows_a_worker_through_its_death_and_restart(api, jp_ws_fetch, workspace: Path):
+    """``GET server`` names the extension and its warm worker; a crash shows the worker RESTARTING on the
+    socket, then READY again, without a poll."""
+    ws = await jp_ws_fetch(*WS)
+    await bind(ws, "*")
+    await wait_for(api, await submit(api, canny_image_graph(workspace)))  # the worker is warm
+    status, body = await api("GET", "server")
+    assert status == 200
+    info = body["result"]
+    assert info["version"] and info["executor"] == "LocalExecutor" and info["max_workers"] == 1
+    assert [w["state"] for w in info["workers"]] == ["READY"] and info["workers"][0]["pid"] > 0
+
+    task_id = await submit(api, fault_graph(workspace, "crash", fault="segfault"))
+    await receive(ws, workers_are(["RESTARTING"]))
+    await receive(ws, workers_are(["READY"]))
+    assert (await wait_for(api, task_id))["state"] == "FAILED"
+    _, body = await api("GET", "server")
+    assert body["result"]["workers"][0]["pid"] != info["workers"][0]["pid"]  # a new process
+
+
+def workers_are(states: list[str]):
+    return lambda e: (e["result"]["type"] == "system" and e["result"]["event"] == "workers"
+                      and [w["state"] for w in e["result"]["detail"]["workers"]] == states)

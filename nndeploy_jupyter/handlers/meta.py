@@ -1,4 +1,5 @@
-"""About the API itself: ``resources`` (where files live) and ``openapi.json`` (every route, described)."""
+"""About the API itself: ``server`` (which extension answers, its workers), ``resources`` (where files live) and
+``openapi.json`` (every route, described)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,19 @@ import json
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..schemas import ServerInfo
 from .base import ApiHandler
 from .openapi import Operation, openapi
+
+
+class ServerInfoHandler(ApiHandler):
+    spec = {"get": Operation("This server extension's version, its executor and the state of its workers",
+                             result=ServerInfo)}
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.ok(self.services.status.info().model_dump(mode="json"), "server")
 
 
 class ResourcesHandler(ApiHandler):
@@ -44,6 +56,7 @@ class UnknownRouteHandler(ApiHandler):
 
 
 ROUTES = [
+    ("server", ServerInfoHandler),
     ("resources", ResourcesHandler),
     ("openapi.json", OpenApiHandler),
 ]

@@ -36,7 +36,7 @@ from pydantic import TypeAdapter
 from traitlets import Any as AnyTrait
 from traitlets import Float, Unicode
 
-from ..schemas import LogEvent, ProgressEvent, RunOutcome, TaskState
+from ..schemas import LogEvent, ProgressEvent, RunOutcome, TaskState, WorkerInfo, WorkerState
 from .executor import BaseExecutor, Emit, ExecutorContext, ExecutorEvent, ExecutorTask, Started
 from .plugins import BUILTIN_PLUGIN_DIR
 
@@ -179,6 +179,11 @@ class DaskExecutor(BaseExecutor):
 
     def unavailable(self) -> str | None:
         return self._problem
+
+    def workers(self) -> list[WorkerInfo]:
+        """One entry per Dask worker: its pool's processes are its slots."""
+        return [WorkerInfo(id=address, state=_pool_state(pool), task_id=next(iter(pool.running), None))
+                for address, pool in sorted(self._pools.items())]
 
     def reload_plugins(self) -> None:
         self._plugin_generation += 1  # every run carries it: a pool reloads before the next task it runs
@@ -414,3 +419,11 @@ class DaskExecutor(BaseExecutor):
     def _write_probe(self) -> None:
         self._probe.parent.mkdir(parents=True, exist_ok=True)
         self._probe.write_text(self._probe_token)
+
+
+def _pool_state(pool: _Pool) -> WorkerState:
+    if pool.lost.done() or pool.error:
+        return WorkerState.CRASHED
+    if not pool.ready:
+        return WorkerState.STARTING
+    return WorkerState.BUSY if pool.free <= 0 else WorkerState.READY

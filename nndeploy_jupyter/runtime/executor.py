@@ -18,6 +18,8 @@ processes on this machine) by default. Everything the queue needs from one is :c
   outcome is CANCELLED. ``run()`` must know its task before its first ``await``, so a cancel that comes at
   once is not lost; a cancel of a task it no longer knows does nothing (and answers False).
 - ``reload_plugins()``: plugin files changed; load them before the next task.
+- ``workers()``: each worker's :class:`~..schemas.WorkerInfo` (starting, ready, busy, restarting, crashed), for
+  ``GET server`` and the panel's header; a change of capacity is the cue to ask again.
 - ``unavailable()``: why tasks cannot run now (a cluster that cannot be reached, workers that do not see the
   workspace), or None. While it says so, ``POST queue`` answers 503 with that reason instead of queueing tasks
   that would wait forever. A reason that may clear by itself (no worker yet, workers warming) is not one.
@@ -34,7 +36,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import Field
 from traitlets.config import LoggingConfigurable
 
-from ..schemas import Graph, LogEvent, ProgressEvent, RunOutcome
+from ..schemas import Graph, LogEvent, ProgressEvent, RunOutcome, WorkerInfo
 from ..schemas.base import Model
 from ..workspace import Workspace
 
@@ -88,6 +90,8 @@ class Executor(Protocol):
 
     def reload_plugins(self) -> None: ...
 
+    def workers(self) -> list[WorkerInfo]: ...
+
     def unavailable(self) -> str | None: ...
 
 
@@ -113,6 +117,10 @@ class BaseExecutor(LoggingConfigurable):
     def reload_plugins(self) -> None:
         """Nothing to do for an executor without plugins of its own."""
 
+    def workers(self) -> list[WorkerInfo]:
+        """Unknown: an executor that cannot tell says nothing rather than guess."""
+        return []
+
     def unavailable(self) -> str | None:
         """Nothing stands in the way."""
         return None
@@ -135,7 +143,7 @@ def build_executor(executor_class: type, context: ExecutorContext, log: logging.
     executor = executor_class(context, parent=parent, log=log)
     if not isinstance(executor, Executor):
         missing = [m for m in ("start", "stop", "capacity", "on_capacity_change", "run", "cancel", "reload_plugins",
-                                      "unavailable")
+                                      "workers", "unavailable")
                    if not callable(getattr(executor, m, None))]
         raise TypeError(f"executor_class {executor_class.__name__} is not an Executor (missing: {', '.join(missing)})")
     return executor

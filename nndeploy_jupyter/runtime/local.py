@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..schemas import LogEvent, OutputFile, ProgressEvent, RunOutcome, TaskState, TimeProfile
+from ..schemas import LogEvent, OutputFile, ProgressEvent, RunOutcome, TaskState, TimeProfile, WorkerInfo, WorkerState
 from . import protocol
 from .executor import BaseExecutor, Emit, ExecutorContext, ExecutorEvent, ExecutorTask, Started
 from .process import child_env
@@ -163,6 +163,23 @@ class LocalExecutor(BaseExecutor):
     def idle(self) -> int:
         return sum(worker.idle for worker in self._workers.values())
 
+    def workers(self) -> list[WorkerInfo]:
+        return [self._describe(slot, self._workers.get(slot)) for slot in range(self.size)]
+
+    def _describe(self, slot: int, worker: _Worker | None) -> WorkerInfo:
+        if worker is None:
+            return WorkerInfo(id=str(slot), state=WorkerState.STARTING)
+        pid = worker.proc.pid
+        if worker.exited.done() or worker.killed:
+            # two deaths before ready in a row: it is not a passing accident (a plugin that breaks imports...)
+            state = WorkerState.CRASHED if self._failures[slot] >= 2 else WorkerState.RESTARTING
+            return WorkerInfo(id=str(slot), state=state, pid=pid)
+        if not worker.ready.done():
+            return WorkerInfo(id=str(slot), state=WorkerState.STARTING, pid=pid)
+        if worker.task is not None:
+            return WorkerInfo(id=str(slot), state=WorkerState.BUSY, pid=pid, task_id=worker.task.task_id)
+        return WorkerInfo(id=str(slot), state=WorkerState.READY, pid=pid)
+
     async def wait_idle(self) -> None:
         """Return once a worker is ready and idle (e.g. after a restart)."""
         assert self._idle_changed is not None
@@ -290,6 +307,7 @@ class LocalExecutor(BaseExecutor):
         worker = _Worker(slot, proc, messages, pipe)
         worker.plugin_generation = self._plugin_generation
         self._workers[slot] = worker
+        self.capacity_changed()  # not more capacity yet, but the worker is STARTING again: say so
         if self._stopping:  # stop() came while this worker was being started
             worker.kill()
         worker.readers = [asyncio.create_task(self._read_messages(worker)),

@@ -5,7 +5,7 @@ generated from them, and ``python -m nndeploy_jupyter.schemas`` prints their JSO
 definition), from which the panel's TypeScript types are generated. Only pydantic is imported here.
 """
 
-from ..states import FINAL_STATES, IN_FLIGHT_STATES, TaskState
+from ..states import FINAL_STATES, IN_FLIGHT_STATES, TaskState, WorkerState
 from .api import (
     Envelope,
     ErrorBody,
@@ -18,8 +18,10 @@ from .api import (
     PreviewQuery,
     Saved,
     SaveRequest,
+    ServerInfo,
     TemplateSummary,
     UploadQuery,
+    WorkerInfo,
     WorkflowSummary,
     WorkflowUploaded,
 )
@@ -69,6 +71,6 @@ __all__ = [
     "Graph", "History", "HistoryQuery", "JsonObject", "LogEvent", "MemoryEvent", "ModelDownloadDoneEvent",
     "MultipartFile", "NodeProgress", "NodeStatus", "OutputFile", "Params", "PluginUploaded", "PreviewQuery",
     "PriorityQuery", "ProgressEvent", "QueueInfo", "QueueRequest", "RunOutcome", "SaveRequest", "Saved",
-    "StatusEvent", "SystemEvent", "TaskCreated", "TaskRecord", "TaskRunInfoEvent", "TaskState", "TemplateSummary",
-    "TimeProfile", "UploadQuery", "WorkflowSummary", "WorkflowUploaded",
+    "ServerInfo", "StatusEvent", "SystemEvent", "TaskCreated", "TaskRecord", "TaskRunInfoEvent", "TaskState",
+    "TemplateSummary", "TimeProfile", "UploadQuery", "WorkerInfo", "WorkerState", "WorkflowSummary", "WorkflowUploaded",
 ]

@@ -6,6 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field
 
+from ..states import WorkerState
 from .base import Model
 from .tasks import Graph
 
@@ -114,3 +115,23 @@ class MultipartFile(Model):
 
 
 JsonObject = dict[str, Any]
+
+
+class WorkerInfo(Model):
+    """One worker of the executor."""
+
+    id: str = Field(description="the executor's name for it (a slot number, a Dask worker address)")
+    state: WorkerState
+    pid: int | None = None
+    task_id: str | None = Field(None, description="the task it runs, while BUSY")
+
+
+class ServerInfo(Model):
+    """``GET server``: which server extension answers, and how its tasks run."""
+
+    version: str = Field(description="nndeploy_jupyter's version")
+    nndeploy_version: str | None = Field(description="nndeploy's, when it is installed")
+    executor: str = Field(description="the executor class")
+    max_workers: int
+    workers: list[WorkerInfo]
+    unavailable: str | None = Field(description="why tasks cannot run now, or null")

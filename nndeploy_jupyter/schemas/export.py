@@ -13,6 +13,7 @@ from . import api, events, tasks
 # Every type a client meets, by the name its definition gets (a TypeScript generator names its types so).
 EXPORTED: dict[str, Any] = {
     "TaskState": states.TaskState,
+    "WorkerState": states.WorkerState,
     "TaskRecord": tasks.TaskRecord,
     "QueueInfo": tasks.QueueInfo,
     "History": tasks.History,
@@ -31,6 +32,8 @@ EXPORTED: dict[str, Any] = {
     "FileInfo": api.FileInfo,
     "FileNode": api.FileNode,
     "PluginUploaded": api.PluginUploaded,
+    "ServerInfo": api.ServerInfo,
+    "WorkerInfo": api.WorkerInfo,
 }
 
 

@@ -24,6 +24,7 @@ from .downloads import DownloadPolicy, Downloads
 from .events import EventHub
 from .files import FileStore
 from .plugins import PluginInstaller
+from .status import ServerStatus
 from .tasks import TaskQueue
 from .templates import TemplateCatalog
 from .workflows import WorkflowStore
@@ -68,6 +69,7 @@ class Services:
                                   [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")])
         self.executor = config.executor_factory(context, self.log)
         self.plugins = PluginInstaller(self.workspace, self.executor, self.catalogue)
+        self.status = ServerStatus(self.executor, self.events, config.max_workers)
         self.tasks = TaskQueue(TaskStore(self.db, config.history_limit), self.events, self.executor,
                                self.workspace, self.catalogue, self.downloads, self.log)
         self._started: asyncio.Future[None] | None = None

@@ -30,8 +30,11 @@ class Subscription:
     listener: Listener
     task_ids: set[str] = field(default_factory=set)
 
-    def wants(self, task_id: str | None) -> bool:
-        # Events without a task (system events) go to everyone, as upstream does.
+    def wants(self, task_id: str | None, watchers_only: bool = False) -> bool:
+        # Events without a task (system events) go to everyone, as upstream does; those only a watcher of the
+        # whole server cares about (the workers' state) go to subscribers of "*".
+        if watchers_only:
+            return ALL_TASKS in self.task_ids
         return task_id is None or ALL_TASKS in self.task_ids or task_id in self.task_ids
 
 
@@ -57,12 +60,13 @@ class EventHub:
         return EventEnvelope(flag=flag or default_flag, message=default_message if message is None else message,
                              result=event)
 
-    def publish(self, event: Event, *, flag: Flag | None = None, message: str | None = None) -> EventEnvelope:
+    def publish(self, event: Event, *, flag: Flag | None = None, message: str | None = None,
+                watchers_only: bool = False) -> EventEnvelope:
         envelope = self.stamp(event, flag=flag, message=message)
         if event.task_id is not None:
             self._buffer(event.task_id).append(envelope)
         for sub in list(self._subscriptions):
-            if sub.wants(event.task_id):
+            if sub.wants(event.task_id, watchers_only):
                 sub.listener(envelope)
         return envelope
 
