@@ -4,6 +4,7 @@ the hosts; ``max_download_bytes`` caps a file. A refusal is a clear reason and l
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 from graphs import canny_image_graph
-from test_downloads import origin, service_alone  # noqa: F401  (origin: a fixture)
+from test_downloads import DATA, Origin, origin, service_alone  # noqa: F401  (origin: a fixture)
 
 from nndeploy_jupyter.services import downloads
 from nndeploy_jupyter.services.downloads import DownloadFailed, DownloadPolicy
@@ -96,3 +97,31 @@ def test_which_addresses_are_refused():
         assert reason is not None and words in reason, (address, reason)
     for address in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8"):
         assert downloads._not_public(address) is None, address
+
+
+async def test_the_checked_address_is_the_one_connected_to(origin, tmp_path: Path, monkeypatch):  # noqa: F811
+    """DNS rebinding: a name that resolves to a public address when checked, then to 127.0.0.1. The download
+    resolves once and connects to the address it checked (127.0.0.2 stands in for the public one)."""
+    _, seen = origin
+    answers = iter(["127.0.0.2"])
+    real_resolve, real_check = socket.getaddrinfo, downloads._not_public
+
+    def rebinding(name, port, *args, **kwargs):
+        address = next(answers, "127.0.0.1") if name == "rebind.example" else name
+        return real_resolve(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(downloads, "_not_public", lambda a: None if a == "127.0.0.2" else real_check(a))
+    public = ThreadingHTTPServer(("127.0.0.2", 0), type("Public", (Origin,), {"seen": [], "dropped": set()}))
+    threading.Thread(target=public.serve_forever, daemon=True).start()
+    service, _ = service_alone(tmp_path, DownloadPolicy())
+    try:
+        await service.fetch_for_graph("t-rebind", {"other_url_": [
+            f"http@rebind.example:{public.server_address[1]}/files/data.bin"]})
+    finally:
+        public.shutdown()
+        public.server_close()
+    # fetched from the checked address: a second resolution would have connected to 127.0.0.1 (nothing listens on
+    # that port there, so the download would have failed)
+    assert (service.workspace.folder("others") / "data.bin").read_bytes() == DATA
+    assert seen == []
