@@ -20,6 +20,7 @@ from .handlers import ROUTES
 from .notebook.discovery import kernel_environment
 from .runtime.executor import ENTRY_POINT_GROUP, ExecutorContext, build_executor, resolve_executor
 from .services import Services, ServicesConfig
+from .services.downloads import DownloadPolicy
 
 
 class ExecutorClass(Type):
@@ -66,6 +67,30 @@ class NnDeployExtension(ExtensionApp):
         f"entry-point group {ENTRY_POINT_GROUP} ('local': worker processes on this machine, the default).",
     )
 
+    allow_private_downloads = Bool(
+        False, config=True,
+        help="Let models/download and \"download\": true fetch from loopback, link-local, private, multicast and "
+        "reserved addresses. Off: a URL (or any redirect on the way) whose host resolves to one is refused, so a "
+        "request cannot reach services on the server's own network.",
+    )
+    download_allowed_hosts = List(
+        Unicode(), config=True,
+        help="The only hosts http(s) downloads may reach (exact names, redirects included); empty: any public host.",
+    )
+    max_download_bytes = Int(
+        16 << 30, min=0, config=True,
+        help="Largest file (bytes) a download may bring; a larger one fails with the reason and leaves nothing "
+        "(0: no cap).",
+    )
+    download_timeout = Float(
+        30.0, min=0.1, config=True,
+        help="Seconds a download may stay silent (connecting, reading, or modelscope saying nothing) before the "
+        "attempt gives up.",
+    )
+    download_retries = Int(
+        2, min=0, config=True, help="How many times a failed HTTP download is tried again (resuming where it stopped).",
+    )
+
     freeze_startup_objects = Bool(
         True, config=True,
         help="Once the server has started, move the objects it made so far (Jupyter's, the extensions') out of "
@@ -88,6 +113,11 @@ class NnDeployExtension(ExtensionApp):
             max_json_bytes=self.max_json_bytes,
             template_dirs=[Path(d).expanduser() for d in self.template_dirs],
             cancel_grace_seconds=self.cancel_grace_seconds,
+            download_policy=DownloadPolicy(
+                allow_private=self.allow_private_downloads, max_bytes=self.max_download_bytes,
+                allowed_hosts=tuple(h.lower().rstrip(".") for h in self.download_allowed_hosts)),
+            download_timeout=self.download_timeout,
+            download_retries=self.download_retries,
             executor_factory=self._build_executor,
         )
         self.services = Services(config, log=self.log)

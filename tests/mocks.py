@@ -30,6 +30,8 @@ from nndeploy_jupyter.schemas import (
     RunOutcome,
 )
 from nndeploy_jupyter.services.events import EventHub
+from nndeploy_jupyter.services.parameters import NodeSchemas
+from nndeploy_jupyter.services.parameters import build as build_schemas
 from nndeploy_jupyter.services.tasks import TaskQueue
 from nndeploy_jupyter.states import TaskState
 from nndeploy_jupyter.store import Database
@@ -155,8 +157,8 @@ class FakeExecutor(BaseExecutor):
 class FakeCatalogue:
     """The node catalogue without the nndeploy probe: it knows :data:`FAKE_KEY`."""
 
-    async def node_keys(self) -> set[str]:
-        return {FAKE_KEY}
+    async def schemas(self) -> NodeSchemas:
+        return build_schemas({"dag": {"nodes": [{"nodeEntity": {"key_": FAKE_KEY}}]}, "node_keys": [FAKE_KEY]})
 
     def invalidate(self) -> None:
         pass

@@ -18,7 +18,7 @@ from conftest import wait_for
 from graphs import canny_image_graph
 
 from nndeploy_jupyter.services import Services
-from nndeploy_jupyter.services.downloads import DownloadFailed, Downloads
+from nndeploy_jupyter.services.downloads import DownloadFailed, DownloadPolicy, Downloads
 from nndeploy_jupyter.services.events import EventHub
 from nndeploy_jupyter.workspace import Workspace
 
@@ -65,6 +65,11 @@ class Origin(BaseHTTPRequestHandler):
             time.sleep(3)
         else:
             self.wfile.write(body)
+
+
+@pytest.fixture
+def extension_config() -> dict:
+    return {"allow_private_downloads": True}  # the origins here are loopback servers
 
 
 @pytest.fixture
@@ -175,7 +180,10 @@ async def test_malformed_entries_are_refused_at_once(api):
         assert code == 400, (graph, answer)
 
 
-def service_alone(tmp_path: Path) -> tuple[Downloads, list[dict]]:
+LOOPBACK_ALLOWED = DownloadPolicy(allow_private=True)
+
+
+def service_alone(tmp_path: Path, policy: DownloadPolicy = LOOPBACK_ALLOWED) -> tuple[Downloads, list[dict]]:
     """The service without a server, with short timeouts, and the events it publishes. Call on the loop."""
     workspace = Workspace(tmp_path / "ws")
     workspace.create()
@@ -183,7 +191,7 @@ def service_alone(tmp_path: Path) -> tuple[Downloads, list[dict]]:
     hub.attach(asyncio.get_running_loop())
     events: list[dict] = []
     hub.bind(hub.subscribe(lambda envelope: events.append(envelope.model_dump(mode="json"))), "*")
-    return Downloads(workspace, hub, timeout=0.5, attempts=2), events
+    return Downloads(workspace, hub, timeout=0.5, attempts=2, policy=policy), events
 
 
 async def test_a_stalled_server_times_out_instead_of_hanging(origin, tmp_path: Path):

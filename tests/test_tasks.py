@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 from conftest import submit, wait_for
 from graphs import (
@@ -16,6 +17,7 @@ from graphs import (
     classification_graph,
     fault_graph,
     simple_plugin,
+    video_graph,
     write_fault_plugin,
 )
 
@@ -52,6 +54,16 @@ async def test_a_task_runs_and_reports_its_output_file(api, workspace: Path):
     assert code == 409 and "SUCCEEDED" in again["message"]
     code, _ = await api("POST", "queue/cancel/no-such-task")
     assert code == 404
+
+
+async def test_a_graph_level_override_sets_the_loop_count(api, workspace: Path):
+    graph = video_graph(workspace, frames=10, name="looped")
+    code, answer = await api("POST", "queue", {"graph": graph, "params": {"looped": {"loop_count_": 3}}})
+    assert code == 202, answer
+    task = await wait_for(api, answer["result"]["task_id"])
+    assert task["state"] == "SUCCEEDED", task["error"]
+    [output] = task["outputs"]
+    assert int(cv2.VideoCapture(output["path"]).get(cv2.CAP_PROP_FRAME_COUNT)) == 3  # of the input's 10
 
 
 async def test_the_official_classification_template_runs_with_a_tiny_onnx_model(api, workspace: Path):

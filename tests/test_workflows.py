@@ -78,13 +78,27 @@ async def test_update_same_name_overwrites_and_rename_moves_the_file(api, worksp
     assert [w["name_"] for w in body["result"]] == ["second"]
 
 
-async def test_new_workflow_with_a_taken_name_does_not_overwrite(api, workspace: Path):
+async def test_a_taken_name_is_suffixed_as_its_file_is(api, workspace: Path):
     _, first = await save(api, graph("same", desc_="one"))
     _, second = await save(api, graph("same", desc_="two"))
     assert first["result"]["id"] != second["result"]["id"]
+    assert first["message"] == "created"
+    assert second["message"] == "created as 'same (1)' ('same' is another workflow's name)"
     _, one = await api("GET", f"workflow/{first['result']['id']}")
-    assert one["result"]["desc_"] == "one"
+    _, two = await api("GET", f"workflow/{second['result']['id']}")
+    assert (one["result"]["name_"], one["result"]["desc_"]) == ("same", "one")
+    assert (two["result"]["name_"], two["result"]["desc_"]) == ("same (1)", "two")
     assert sorted(p.name for p in (workspace / "resources" / "workflow").iterdir()) == ["same (1).json", "same.json"]
+
+    _, third = await save(api, graph("other"))
+    code, renamed = await save(api, graph("same", desc_="three"), third["result"]["id"])  # renamed onto a taken name
+    assert code == 200 and renamed["message"] == "updated as 'same (2)' ('same' is another workflow's name)"
+    code, again = await save(api, graph("same", desc_="3b"), third["result"]["id"])  # its own "same (2)" is free
+    assert code == 200 and "as 'same (2)'" in again["message"]
+    _, listed = await api("GET", "workflows")
+    assert sorted(w["name_"] for w in listed["result"]) == ["same", "same (1)", "same (2)"]
+    assert sorted(p.name for p in (workspace / "resources" / "workflow").iterdir()) == [
+        "same (1).json", "same (2).json", "same.json"]
 
 
 async def test_upload_a_workflow_file(api):

@@ -46,7 +46,7 @@ class WorkflowSaveHandler(ApiHandler):
     async def post(self) -> None:
         body = self.parse(SaveRequest)
         saved = await self.services.workflows.save(body.businessContent, body.id)
-        self.ok(Saved(id=saved.id), "created" if saved.created else "updated")
+        self.ok(Saved(id=saved.id), ("created" if saved.created else "updated") + saved.renamed_note)
 
 
 class WorkflowUploadHandler(ApiHandler):
@@ -62,7 +62,7 @@ class WorkflowUploadHandler(ApiHandler):
             raise BadRequest(f"{file.filename!r} is not a .json workflow")
         saved = await self.services.workflows.save(file.body)
         self.ok(WorkflowUploaded(id=saved.id, filename=file.filename, size=len(file.body)),
-                f"workflow {file.filename} has been uploaded", status=201)
+                f"workflow {file.filename} has been uploaded{saved.renamed_note}", status=201)
 
 
 class WorkflowDownloadHandler(ApiHandler):

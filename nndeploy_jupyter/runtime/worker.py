@@ -74,8 +74,7 @@ class GraphTask:
         self.graph: Any = None
         self.total = 0
         self.iterations = 0
-        self.input_nodes = [n.get("name_") for n in graph_json.get("node_repository_", [])
-                            if isinstance(n, dict) and n.get("node_type_") == "Input"]
+        self.top_nodes = {n.get("name_") for n in graph_json.get("node_repository_", []) if isinstance(n, dict)}
         self.cancel_requested = threading.Event()
         self._phase_lock = threading.Lock()  # interrupt() only while the executor exists (init..deinit)
         self._interruptible = False
@@ -214,15 +213,17 @@ class GraphTask:
 
     def _send_progress(self, force: bool) -> None:
         statuses = self.graph.get_nodes_run_status_recursive()
-        detail, nodes, started = {}, {}, []
+        detail, nodes, finished = {}, {}, []
         for name, rs in statuses.items():
             status = rs.get_status()
             time_ms = -1.0 if status == "INITING" else rs.init_time if status == "INITED" else rs.average_time
             detail[name] = {"time": _ms(time_ms), "status": status}
             nodes[name] = {"done": rs.completed_size, "total": self.total, "status": status}
-            if name in self.input_nodes:
-                started.append(rs.run_size)
-        done = min(max(started), self.total) if started else self.iterations
+            if name in self.top_nodes:
+                finished.append(rs.completed_size)
+        # A frame is done once every top-level node has finished it (the encoder last): the Input node's run_size
+        # counts frames started, one ahead of the encoder while a slow node works.
+        done = min(min(finished), self.total) if finished else self.iterations
         message = {"detail": detail, "done": done, "total": self.total, "nodes": nodes}
         if force or message != self._last_progress:
             self._last_progress = message

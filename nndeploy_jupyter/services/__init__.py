@@ -20,7 +20,7 @@ from ..store import Database
 from ..store.tasks import TaskStore
 from ..workspace import Workspace
 from .catalogue import NodeCatalogue
-from .downloads import Downloads
+from .downloads import DownloadPolicy, Downloads
 from .events import EventHub
 from .files import FileStore
 from .plugins import PluginInstaller
@@ -45,6 +45,9 @@ class ServicesConfig:
     max_json_bytes: int = 16 << 20
     template_dirs: list[Path] = field(default_factory=list)
     cancel_grace_seconds: float = 5.0
+    download_policy: DownloadPolicy = DownloadPolicy()
+    download_timeout: float = 30.0
+    download_retries: int = 2
     # Builds the executor (the extension's executor_class); called once per Services.
     executor_factory: Callable[[ExecutorContext, logging.Logger], Executor] = local_executor
 
@@ -59,7 +62,8 @@ class Services:
         self.templates = TemplateCatalog(self.workspace, self.db, config.template_dirs, self.log)
         self.catalogue = NodeCatalogue(self.workspace, self.log)
         self.events = EventHub()
-        self.downloads = Downloads(self.workspace, self.events, self.log)
+        self.downloads = Downloads(self.workspace, self.events, self.log, timeout=config.download_timeout,
+                                   attempts=1 + config.download_retries, policy=config.download_policy)
         self.files = FileStore(self.workspace, config.max_upload_bytes, self.templates)
         context = ExecutorContext(self.workspace, config.max_workers, config.cancel_grace_seconds,
                                   [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")])

@@ -19,6 +19,8 @@ from ..errors import Unavailable
 from ..runtime.plugins import BUILTIN_PLUGIN_DIR, plugin_files
 from ..runtime.process import child_env
 from ..workspace import Workspace
+from .parameters import NodeSchemas
+from .parameters import build as build_schemas
 
 PROBE_TIMEOUT_SECONDS = 120
 
@@ -27,25 +29,31 @@ class NodeCatalogue:
     def __init__(self, workspace: Workspace, log: logging.Logger):
         self.workspace = workspace
         self.log = log
-        self._cache: tuple[Any, dict[str, Any]] | None = None  # (plugin folder signature, catalogue)
+        # (plugin folder signature, catalogue, what it says about parameters)
+        self._cache: tuple[Any, dict[str, Any], NodeSchemas] | None = None
         self._lock = asyncio.Lock()
 
     async def get(self) -> dict[str, Any]:
         """``{"dag": ..., "param_types": ..., "node_keys": [...], "plugin_errors": {...}}``."""
+        return (await self._current())[1]
+
+    async def schemas(self) -> NodeSchemas:
+        """The node keys, parameter defaults and path parameters, as validation needs them."""
+        return (await self._current())[2]
+
+    async def _current(self) -> tuple[Any, dict[str, Any], NodeSchemas]:
         signature = await asyncio.to_thread(self._plugin_signature)
         async with self._lock:
             if self._cache is None or self._cache[0] != signature:
-                self._cache = (signature, await self._probe())
-            return self._cache[1]
+                catalogue = await self._probe()
+                self._cache = (signature, catalogue, await asyncio.to_thread(build_schemas, catalogue))
+            return self._cache
 
     async def dag_info(self) -> dict[str, Any]:
         return (await self.get())["dag"]
 
     async def param_types(self) -> dict[str, Any]:
         return (await self.get())["param_types"]
-
-    async def node_keys(self) -> set[str]:
-        return set((await self.get())["node_keys"])
 
     def invalidate(self) -> None:
         self._cache = None

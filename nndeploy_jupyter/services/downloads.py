@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http.client
 import importlib.util
+import ipaddress
 import logging
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -148,6 +151,100 @@ class Progress:
         self._events.publish(DownloadProgressEvent(task_id=self._task_id, detail=detail))
 
 
+class DownloadRefused(DownloadFailed):
+    """A download the policy does not allow (where it goes, how big it is): not retried, nothing kept."""
+
+
+@dataclass(frozen=True)
+class DownloadPolicy:
+    """Where HTTP downloads may go and how much they may bring: checked at every connection, redirects
+    included. ``allowed_hosts`` empty: any host whose addresses are all public."""
+
+    allow_private: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    max_bytes: int = 0  # 0: no cap
+
+    def connect(self, address: tuple[str, int], timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                source_address: Any = None) -> socket.socket:
+        """``socket.create_connection`` for one checked host: resolved once, every address checked, and the
+        socket connected to a checked address (not to a second resolution, which DNS rebinding could turn
+        to 127.0.0.1)."""
+        host, port = address
+        if self.allowed_hosts and host.lower().rstrip(".") not in self.allowed_hosts:
+            raise DownloadRefused(f"{host} is not among the hosts downloads may reach (download_allowed_hosts)")
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as e:
+            raise OSError(f"{host} cannot be resolved: {e.strerror}") from None
+        if not self.allow_private:
+            for info in infos:
+                if (reason := _not_public(info[4][0])) is not None:
+                    raise DownloadRefused(f"{host} resolves to {info[4][0]}, {reason}: downloads may not reach the "
+                                          "server's own network (allow_private_downloads)")
+        problem: OSError | None = None
+        for family, kind, proto, _, sockaddr in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+                    sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as e:
+                sock.close()
+                problem = e
+        raise problem or OSError(f"{host} has no address")
+
+    def check_size(self, size: int, location: str) -> None:
+        if self.max_bytes and size > self.max_bytes:
+            raise DownloadRefused(f"{location}: larger than max_download_bytes ({self.max_bytes} bytes)")
+
+
+def _not_public(address: str) -> str | None:
+    """Why ``address`` is not a public unicast address, or None."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for test, words in (("is_loopback", "a loopback address"), ("is_link_local", "a link-local address"),
+                        ("is_private", "a private address"), ("is_unspecified", "the unspecified address"),
+                        ("is_multicast", "a multicast address"), ("is_reserved", "a reserved address")):
+        if getattr(ip, test):
+            return words
+    return None if ip.is_global else "not a public address"
+
+
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, policy: DownloadPolicy, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._create_connection = policy.connect
+
+
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, policy: DownloadPolicy, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._create_connection = policy.connect  # TLS wraps the checked socket, for the host's name
+
+
+class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, policy: DownloadPolicy):
+        super().__init__()
+        self.policy = policy
+
+    def http_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(functools.partial(_CheckedHTTPConnection, policy=self.policy), req)
+
+
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, policy: DownloadPolicy):
+        super().__init__()
+        self.policy = policy
+
+    def https_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(functools.partial(_CheckedHTTPSConnection, policy=self.policy), req,
+                            context=self._context)
+
+
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         if urlsplit(newurl).scheme not in ("http", "https"):
@@ -155,15 +252,22 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+def _opener(policy: DownloadPolicy) -> urllib.request.OpenerDirector:
+    """No proxy (the checks are on the real destination), every connection checked, redirects to http(s) only."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _CheckedHTTPHandler(policy),
+                                       _CheckedHTTPSHandler(policy), _HttpOnlyRedirects())
+
+
 class Downloads:
     def __init__(self, workspace: Workspace, events: EventHub, log: logging.Logger | None = None, *,
-                 timeout: float = 30.0, attempts: int = 3):
+                 timeout: float = 30.0, attempts: int = 3, policy: DownloadPolicy = DownloadPolicy()):
         self.workspace = workspace
         self.events = events
         self.log = log or logging.getLogger("nndeploy_jupyter")
         self.timeout = timeout  # seconds of silence (connect, read, or modelscope output) before giving up
         self.attempts = attempts
-        self._opener = urllib.request.build_opener(_HttpOnlyRedirects())
+        self.policy = policy
+        self._opener = _opener(policy)
         self._locks: dict[Path, asyncio.Lock] = {}
         self._jobs: set[asyncio.Task[Any]] = set()
         self._task_ids: OrderedDict[str, None] = OrderedDict()
@@ -246,6 +350,9 @@ class Downloads:
                     os.replace(source.part, source.destination)
                     return
                 problem = "the connection closed before the end of the file"
+            except DownloadRefused:
+                source.part.unlink(missing_ok=True)
+                raise
             except urllib.error.HTTPError as e:
                 if e.code == 416 and source.part.exists():  # the partial file no longer fits: start over
                     source.part.unlink()
@@ -265,10 +372,12 @@ class Downloads:
             have = have if resumed else 0
             length = response.headers.get("Content-Length")
             total = have + int(length) if length and length.isdigit() else None
+            self.policy.check_size(total or 0, source.location)
             with source.part.open("ab" if resumed else "wb") as file:
                 while block := response.read1(HTTP_BLOCK):  # what has arrived: kept if the next read fails
                     if self._stopping.is_set():
                         raise DownloadFailed("the server is stopping")
+                    self.policy.check_size(have + len(block), source.location)  # a length it did not announce
                     file.write(block)
                     have += len(block)
                     progress.update(have, total)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from ..errors import BadRequest, Conflict, Forbidden, TooLarge
@@ -194,8 +194,10 @@ class FileStore:
         return _file_info(self.workspace.relative(path), path.name, path.stat())
 
     def _delete(self, client_path: str) -> str:
-        self.workspace.resolve(client_path, must_exist=True)  # refuses links pointing out
-        path = self.workspace.resolve(client_path, follow_last_link=False)  # a link inside is removed itself
+        path = self._link(client_path)
+        if path is None:
+            self.workspace.resolve(client_path, must_exist=True)  # refuses paths through links pointing out
+            path = self.workspace.resolve(client_path, follow_last_link=False)
         self._check_writable(path, client_path)
         if path.parent == self.workspace.resources.resolve():
             raise Forbidden(f"{client_path!r} is a top resources folder; it cannot be deleted")
@@ -206,6 +208,18 @@ class FileStore:
         size = path.lstat().st_size
         path.unlink()
         return f"file {relative} deleted (size={size} bytes)"
+
+    def _link(self, client_path: str) -> Path | None:
+        """The symlink ``client_path`` names, wherever it points, when its folder is inside resources/: removing
+        it touches nothing outside (the link goes, not its target), and a link pointing out must stay removable.
+        ``None`` when it names no link."""
+        client = PurePosixPath(client_path.replace("\\", "/"))
+        if client.name in ("", ".", ".."):
+            return None
+        check_name(client.name)
+        folder = self.workspace.resolve(str(client.parent), must_exist=True)  # the folder itself must be inside
+        path = folder / client.name
+        return path if path.is_symlink() else None
 
 
 class Upload:

@@ -26,6 +26,13 @@ from .graphs import graph_name, parse_graph, summary
 class SavedWorkflow:
     id: str
     created: bool
+    name: str  # the ``name_`` it was saved under: suffixed (``"Name (1)"``) when another workflow had it
+    asked: str  # the ``name_`` the client sent
+
+    @property
+    def renamed_note(self) -> str:
+        """What an answer adds when the name was taken (the answer's models stay as nndeploy's)."""
+        return "" if self.name == self.asked else f" as {self.name!r} ({self.asked!r} is another workflow's name)"
 
 
 class WorkflowStore:
@@ -110,19 +117,20 @@ class WorkflowStore:
     def _read(path: Path) -> dict[str, Any]:
         return parse_graph(path.read_bytes())
 
-    def _save(self, conn: sqlite3.Connection, graph: dict, name: str, workflow_id: str | None) -> SavedWorkflow:
+    def _save(self, conn: sqlite3.Connection, graph: dict, asked: str, workflow_id: str | None) -> SavedWorkflow:
+        name = asked
         if workflow_id is None:
             workflow_id = str(uuid.uuid4())
-            filename = self._free_filename(conn, name)
-            self._write(self.folder / filename, graph)
+            name, filename = self._free_name(conn, name)
+            self._write(self.folder / filename, {**graph, "name_": name})
             with conn:
                 self._insert(conn, workflow_id, name, filename, graph)
-            return SavedWorkflow(workflow_id, created=True)
+            return SavedWorkflow(workflow_id, created=True, name=name, asked=asked)
         row = self._row(conn, workflow_id)
         filename = row["filename"]
         if name != row["name"]:  # a rename moves the file instead of forking the workflow (upstream forks)
-            filename = self._free_filename(conn, name)
-        self._write(self.folder / filename, graph)
+            name, filename = self._free_name(conn, name, workflow_id)
+        self._write(self.folder / filename, {**graph, "name_": name})
         with conn:
             conn.execute(
                 "UPDATE workflows SET name=?, filename=?, developer=?, description=?, updated_at=? WHERE id=?",
@@ -130,7 +138,7 @@ class WorkflowStore:
             )
         if filename != row["filename"]:
             (self.folder / row["filename"]).unlink(missing_ok=True)
-        return SavedWorkflow(workflow_id, created=False)
+        return SavedWorkflow(workflow_id, created=False, name=name, asked=asked)
 
     def _delete(self, conn: sqlite3.Connection, workflow_id: str) -> None:
         row = self._row(conn, workflow_id)
@@ -147,13 +155,24 @@ class WorkflowStore:
             (workflow_id, name, filename, info["developer_"], info["desc_"], now, now),
         )
 
-    def _free_filename(self, conn: sqlite3.Connection, name: str) -> str:
-        taken = {r["filename"] for r in conn.execute("SELECT filename FROM workflows")}
-        candidate, n = f"{name}.json", 0
-        while candidate in taken or (self.folder / candidate).exists():
+    def _free_name(self, conn: sqlite3.Connection, name: str, renamed: str = "") -> tuple[str, str]:
+        """``name`` and its file name, or the first ``"name (N)"`` no other workflow and no other file has (the
+        ``renamed`` workflow's own are free): two saved workflows never share a ``name_``, by which they are
+        opened and queued."""
+        rows = conn.execute("SELECT name, filename FROM workflows WHERE id != ?", (renamed,)).fetchall()
+        names, filenames = {r["name"] for r in rows}, {r["filename"] for r in rows}
+        own = {r["filename"] for r in conn.execute("SELECT filename FROM workflows WHERE id = ?", (renamed,))}
+
+        def taken(candidate: str) -> bool:
+            filename = f"{candidate}.json"
+            return candidate in names or filename in filenames or (
+                filename not in own and (self.folder / filename).exists())
+
+        candidate, n = name, 0
+        while taken(candidate):
             n += 1
-            candidate = f"{name} ({n}).json"
-        return candidate
+            candidate = f"{name} ({n})"
+        return candidate, f"{candidate}.json"
 
     @staticmethod
     def _write(path: Path, graph: dict) -> None:

@@ -119,11 +119,11 @@ class TaskQueue:
         executor says tasks cannot run (it says why)."""
         if (reason := self.executor.unavailable()) is not None:
             raise Unavailable(f"tasks cannot run: {reason}")
+        schemas = await self.catalogue.schemas()
         if params:
-            graph = apply_params(graph, params)
-        node_keys = await self.catalogue.node_keys()
+            graph = apply_params(graph, params, schemas)
         # With downloads, input files may be among those to fetch: they are checked again once fetched.
-        await asyncio.to_thread(validate_graph, graph, node_keys, self.workspace, download)
+        await asyncio.to_thread(validate_graph, graph, schemas, self.workspace, download)
         name = graph.get("name_") if isinstance(graph.get("name_"), str) else ""
         entry = await self.store.insert(str(uuid.uuid4()), graph, priority=priority, name=name, source=source,
                                         params=params, download=download)
@@ -203,8 +203,7 @@ class TaskQueue:
         it. A failed download or a still-missing input ends the task FAILED with the reason."""
         try:
             await self.downloads.fetch_for_graph(entry.task_id, entry.graph)
-            node_keys = await self.catalogue.node_keys()
-            await asyncio.to_thread(validate_graph, entry.graph, node_keys, self.workspace)
+            await asyncio.to_thread(validate_graph, entry.graph, await self.catalogue.schemas(), self.workspace)
             await self.store.fetched(entry.task_id)
         except ApiError as e:
             reason = f"download failed: {e.message}"
