@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ...errors import BadRequest
+from ...params import merge_params
 from ...schemas import BatchEntry, Graph, Params
 from ...store.tasks import NewTask
 from ...workspace import Workspace
@@ -36,15 +37,6 @@ def prepare_batch(graph: Graph, common: Params, entries: list[BatchEntry], batch
         for node in _outputs(task.graph):
             workspace.resolve(str(workspace.root / node["path_"])).parent.mkdir(parents=True, exist_ok=True)
     return tasks
-
-
-def merge_params(*layers: Params) -> Params:
-    """Later layers win, key by key within a node."""
-    merged: dict[str, dict[str, Any]] = {}
-    for layer in layers:
-        for node, values in layer.items():
-            merged[node] = {**merged.get(node, {}), **values}
-    return merged
 
 
 def _input_params(graph: Graph, inputs: dict[str, str]) -> Params:
