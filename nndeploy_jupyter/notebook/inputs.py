@@ -12,7 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-INPUTS_FOLDER = "inputs"
+from ..workspace import INPUTS_FOLDER
+
 # Leading bytes of the formats nndeploy's decoders read, to name uploaded bytes (OpenCV's readers go by content,
 # the video decoder by the name's suffix).
 _SIGNATURES = ((b"\x89PNG", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"BM", ".bmp"), (b"RIFF", ".avi"),

@@ -23,6 +23,7 @@ from .catalogue import NodeCatalogue
 from .downloads import Downloads
 from .events import EventHub
 from .files import FileStore
+from .inputs import InputRetention
 from .plugins import PluginInstaller
 from .status import ServerStatus
 from .tasks import TaskQueue
@@ -45,6 +46,7 @@ class ServicesConfig:
     max_json_bytes: int = 16 << 20
     template_dirs: list[Path] = field(default_factory=list)
     cancel_grace_seconds: float = 5.0
+    input_retention_hours: float = 24.0  # in-memory inputs' folders (resources/inputs/) older than this go; 0: kept
     # Builds the executor (the extension's executor_class); called once per Services.
     executor_factory: Callable[[ExecutorContext, logging.Logger], Executor] = local_executor
 
@@ -61,6 +63,7 @@ class Services:
         self.events = EventHub()
         self.downloads = Downloads(self.workspace, self.events, self.log)
         self.files = FileStore(self.workspace, config.max_upload_bytes, self.templates)
+        self.inputs = InputRetention(self.workspace, config.input_retention_hours, self.log)
         context = ExecutorContext(self.workspace, config.max_workers, config.cancel_grace_seconds,
                                   [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")])
         self.executor = config.executor_factory(context, self.log)
@@ -84,6 +87,7 @@ class Services:
         except OSError as e:  # every request says so (503), instead of an anonymous 500
             raise Unavailable(f"the nndeploy workspace {self.workspace.root} cannot be used: {e}") from None
         await self.db.open()
+        self.inputs.start()
         await self.tasks.start()
         # Workers import nndeploy (about a second each): warm them in the background, the queue waits for them.
         self._warming = asyncio.ensure_future(self._start_executor())
@@ -100,6 +104,7 @@ class Services:
         if self._started is None:
             return
         await self.downloads.stop()
+        await self.inputs.stop()
         await self.tasks.stop()
         await self.executor.stop()  # also ends workers still warming up
         if self._warming is not None:
