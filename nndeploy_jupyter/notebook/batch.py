@@ -144,6 +144,12 @@ class Batch:
         self._listeners.append(listener)
         listener(self)
 
+    def progress(self) -> Any:
+        """Display a live progress widget (a bar, counts by state, failures with their reasons) and return it."""
+        from .widgets import BatchProgress
+
+        return BatchProgress(self).show()
+
     def records(self) -> list[dict[str, Any]]:
         """The server's records of the batch's tasks, in entry order (those its history still keeps)."""
         return self.client.http.call("GET", f"batch/{self.id}/tasks")
