@@ -21,7 +21,7 @@ from ..states import FINAL_STATES, TaskState
 from .batch import Batch, Entry, grid
 from .discovery import ServerInfo, find_server
 from .http import ApiError, Http
-from .inputs import encode_input, input_folder, is_in_memory
+from .inputs import encode_input, input_folder, needs_upload
 from .stream import EventStream
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -269,8 +269,9 @@ class Client:
         """Queue a graph (a dict, a JSON file, or a saved workflow or template by id or name).
 
         ``params`` is ``{"<node name_>": {"<key>": value}}``. ``inputs`` is ``{"<Input node name_>": value}``: a
-        path inside ``resources/``, or data (a numpy array, a PIL image, bytes) uploaded into a folder of its own
-        under ``resources/inputs/``; either becomes the node's ``path_``. ``download`` first fetches the resources
+        path inside ``resources/`` (a ``str``), or data uploaded into a folder of its own under
+        ``resources/inputs/`` (a numpy array, a PIL image, bytes, or a local file as a ``pathlib.Path``); either
+        becomes the node's ``path_``. ``download`` first fetches the resources
         the graph names (``model_url_``, ``image_url_``...) into ``resources/``, as part of the task. With
         ``wait`` (the default) this blocks until the task ends and raises :class:`TaskFailed` if it did not
         succeed.
@@ -293,8 +294,9 @@ class Client:
         """Queue one task per input and parameter set (every input with every set, when both are given), in one
         request; returns the :class:`Batch` at once (``wait()``, ``cancel()``, ``results()``).
 
-        Each input is a value for the graph's only Input node (a path inside ``resources/``, a numpy array, a PIL
-        image or bytes, uploaded as :meth:`run` does), or a dict ``{"<Input node name_>": value}``. ``params`` is a
+        Each input is a value for the graph's only Input node (a path inside ``resources/``, or a numpy array, a
+        PIL image, bytes or a local ``pathlib.Path``, uploaded as :meth:`run` does), or a dict
+        ``{"<Input node name_>": value}``. ``params`` is a
         list of ``{"<node name_>": {"<key>": value}}`` (see :func:`grid`). Each task writes its outputs into
         ``<the output's folder>/<batch id>/<index>/``.
         """
@@ -390,8 +392,8 @@ class Client:
         """``{node: value}`` with every in-memory value uploaded into a folder of its own: ``{node: path}``."""
         paths = {}
         for node, value in (inputs or {}).items():
-            if not is_in_memory(value):
-                paths[node] = str(value)
+            if not needs_upload(value):
+                paths[node] = value
                 continue
             filename, data = encode_input(value)
             uploaded = self.http.upload("files/upload", filename, data, query={"file_path": input_folder()})

@@ -1,8 +1,10 @@
-"""In-memory inputs: a numpy array, a PIL image or bytes become a file a graph's Input node can read.
+"""In-memory inputs: a numpy array, a PIL image, bytes or a local file become a file a graph's Input node reads.
 
-The Client uploads each one through the files API into a folder of its own, ``resources/inputs/<uuid>/``, and
-points the node's ``path_`` at it; the server removes such folders after ``input_retention_hours``. Arrays are
-taken as RGB (or RGBA, or grey), as :meth:`Task.images` returns them, and written losslessly as PNG.
+A ``str`` is a path on the server (``resources/...``), used as it is. Anything else is uploaded by the Client
+through the files API into a folder of its own, ``resources/inputs/<uuid>/``, and the node's ``path_`` points at
+it; the server removes such folders after ``input_retention_hours``. Arrays are taken as RGB (or RGBA, or grey),
+as :meth:`Task.images` returns them, and written losslessly as PNG; a ``pathlib.Path`` is a file on the
+notebook's side, uploaded under its own name.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ _SIGNATURES = ((b"\x89PNG", ".png"), (b"\xff\xd8\xff", ".jpg"), (b"BM", ".bmp"),
                (b"GIF8", ".gif"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
 
 
-def is_in_memory(value: Any) -> bool:
-    """Whether ``value`` is data to upload rather than a path (``str`` / ``Path``) already on the server."""
-    return not isinstance(value, (str, Path))
+def needs_upload(value: Any) -> bool:
+    """Whether ``value`` is data to upload rather than a path (a ``str``) already on the server."""
+    return not isinstance(value, str)
 
 
 def input_folder() -> str:
@@ -31,7 +33,10 @@ def input_folder() -> str:
 
 
 def encode_input(value: Any) -> tuple[str, bytes]:
-    """``(filename, content)`` for an in-memory input: PNG for arrays and PIL images, bytes as they are."""
+    """``(filename, content)`` for an input to upload: PNG for arrays and PIL images, bytes and local files as
+    they are."""
+    if isinstance(value, Path):
+        return value.name, value.read_bytes()
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         suffix = next((s for magic, s in _SIGNATURES if data.startswith(magic)), ".bin")
@@ -42,12 +47,13 @@ def encode_input(value: Any) -> tuple[str, bytes]:
         return "input.png", buffer.getvalue()
     if hasattr(value, "__array_interface__"):
         return "input.png", _png_of_array(value)
-    raise TypeError(f"an input must be a path, a numpy array, a PIL image or bytes, not {type(value).__name__}")
+    raise TypeError(f"an input must be a path (str: on the server, Path: a local file), a numpy array, a PIL image "
+                    f"or bytes, not {type(value).__name__}")
 
 
 def describe(value: Any) -> str:
     """How a results table names an input."""
-    if not is_in_memory(value):
+    if isinstance(value, (str, Path)):
         return str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
