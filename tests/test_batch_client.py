@@ -202,13 +202,16 @@ class TestRetention:
         assert sorted(p.name for p in inputs.iterdir()) == ["fresh", "old-with-a-new-file"]
 
 
-def test_pil_and_bytes_inputs_are_named_by_their_content():
+def test_pil_and_bytes_inputs_are_named_by_their_content(tmp_path: Path):
     from nndeploy_jupyter.notebook.inputs import encode_input
 
     buffer = io.BytesIO()
     Image.fromarray(picture(8, 8)).save(buffer, format="JPEG")
     assert encode_input(buffer.getvalue())[0] == "input.jpg"
     assert encode_input(b"RIFF....AVI ")[0] == "input.avi"
+    local = tmp_path / "clip one.avi"
+    local.write_bytes(b"RIFF....AVI ")
+    assert encode_input(local) == ("clip one.avi", b"RIFF....AVI ")  # a local file, under its own name
     name, data = encode_input(Image.fromarray(picture(8, 8)))
     assert name == "input.png" and data.startswith(b"\x89PNG")
     grey = cv2.imdecode(np.frombuffer(encode_input(np.full((4, 5), 7, np.uint8))[1], np.uint8), cv2.IMREAD_UNCHANGED)
@@ -218,5 +221,5 @@ def test_pil_and_bytes_inputs_are_named_by_their_content():
     assert (cv2.cvtColor(back, cv2.COLOR_BGR2RGB) == rgb).all()  # taken as RGB, as task.images() gives
     with pytest.raises(TypeError, match="HxWx3"):
         encode_input(np.zeros((2, 2, 2, 2), np.uint8))
-    with pytest.raises(TypeError, match="a path, a numpy array"):
+    with pytest.raises(TypeError, match=r"a local file\), a numpy array, a PIL image or bytes, not float"):
         encode_input(3.5)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..params import Params
 from ..states import FINAL_STATES, TaskState
+from .stream import wait_for
 
 if TYPE_CHECKING:
     from .client import Client, Task
 
-LIVE_POLL_SECONDS = 5.0  # while the stream is up: a safety net only
-DOWN_POLL_SECONDS = 1.0
+LIVE_POLL_SECONDS = 5.0  # how often a waiting Batch reads batch/{id} while the stream is up: a safety net
 
 
 def grid(axes: Mapping[str, Any]) -> list[Params]:
@@ -113,19 +113,8 @@ class Batch:
         """Block until every task has ended (or raise TimeoutError). Failed tasks do not raise: see
         ``failures`` and ``results()``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        next_poll = time.monotonic() + DOWN_POLL_SECONDS
-        while not self._finished.is_set():
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise TimeoutError(f"batch {self.id} not finished after {timeout} s: {self.counts}")
-            step = min(0.25, max(0.0, next_poll - now), (deadline - now) if deadline is not None else 0.25)
-            if self._finished.wait(step):
-                break
-            if time.monotonic() >= next_poll:
-                with contextlib.suppress(ConnectionError):  # the server is restarting: the stream will be back
-                    self.refresh()
-                live = self.client.stream.connected.is_set()
-                next_poll = time.monotonic() + (LIVE_POLL_SECONDS if live else DOWN_POLL_SECONDS)
+        wait_for(self._finished, self.refresh, self.client.stream, deadline,
+                 lambda: f"batch {self.id} not finished after {timeout} s: {self.counts}", live_poll=LIVE_POLL_SECONDS)
         self._notify()  # on the waiting thread: a widget publishes its final text from here
         return self
 

@@ -22,11 +22,12 @@ from .batch import Batch, Entry, grid
 from .discovery import ServerInfo, find_server
 from .http import ApiError, Http
 from .inputs import encode_input, input_folder, needs_upload
-from .stream import EventStream
+from .stream import EventStream, wait_for
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LOG_LINES_KEPT = 5000
 EVENTS_GRACE_SECONDS = 2.0
+LIVE_POLL_SECONDS = 2.0  # how often a waiting Task reads its record while the stream is up: a safety net
 RECORD_GRACE_SECONDS = 30.0  # how long an ended task's record may take to be readable (a server restarting)
 
 
@@ -106,21 +107,8 @@ class Task:
     def wait(self, timeout: float | None = None, raise_on_failure: bool = True) -> Task:
         """Block until the task ends; raise :class:`TaskFailed` unless it succeeded (or TimeoutError)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        next_poll, poll_interval = time.monotonic() + 0.1, 0.1
-        while not self._finished.is_set():
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise TimeoutError(f"task {self.id} still {self.state} after {timeout} s")
-            step = min(0.25, max(0.0, next_poll - now), (deadline - now) if deadline is not None else 0.25)
-            if self._finished.wait(step):
-                break
-            # Events are the fast path; polls (more often while the WebSocket is down) cover the rest.
-            if time.monotonic() >= next_poll:
-                with contextlib.suppress(ConnectionError):  # the server is restarting: its record will be back
-                    self.refresh()
-                live = self.client.stream.connected.is_set()
-                poll_interval = 2.0 if live else min(poll_interval * 2, 1.0)
-                next_poll = time.monotonic() + poll_interval
+        wait_for(self._finished, self.refresh, self.client.stream, deadline,
+                 lambda: f"task {self.id} still {self.state} after {timeout} s", live_poll=LIVE_POLL_SECONDS)
         self._refresh_ended(deadline)
         if self.client.stream.connected.is_set():
             # The record can say "finished" before the stream has delivered the last log lines: a moment more.
