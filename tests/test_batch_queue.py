@@ -4,13 +4,16 @@ history limit, a restart. Milliseconds each; the same stories with real workers 
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from pathlib import Path
 
 import pytest
-from mocks import fake_graph, queue_on
+from mocks import LOG, fake_graph, queue_on
 
 from nndeploy_jupyter.errors import BadRequest, NotFound
 from nndeploy_jupyter.schemas import BatchEntry, EventEnvelope, TaskState
+from nndeploy_jupyter.services.inputs import InputRetention
 from nndeploy_jupyter.store import Database
 from nndeploy_jupyter.workspace import Workspace
 
@@ -112,3 +115,20 @@ async def test_a_bad_entry_names_its_index_and_nothing_is_recorded(tmp_path: Pat
         with pytest.raises(BadRequest, match="entry 1: params: the graph has no node named 'Nope'"):
             await h.queue.submit_batch(fake_graph(), bad)
         assert (await h.queue.info()).pending == [] and h.events == []
+
+
+async def test_retention_keeps_an_old_input_folder_that_a_task_not_yet_ended_reads(tmp_path: Path):
+    async with queue_on(tmp_path, started=False) as h:
+        inputs = h.queue.workspace.folder("inputs")
+        for name in ("queued", "forgotten"):
+            (inputs / name).mkdir(parents=True)
+            (inputs / name / "input.png").write_bytes(b"\x89PNG")
+            stamp = time.time() - 3 * 3600
+            os.utime(inputs / name / "input.png", (stamp, stamp))
+            os.utime(inputs / name, (stamp, stamp))
+        graph = fake_graph()
+        graph["node_repository_"][0]["path_"] = "resources/inputs/queued/input.png"
+        await h.queue.submit(graph)  # waits: the executor has not started
+        retention = InputRetention(h.queue.workspace, 1.0, h.queue.store.live_paths, LOG)
+        removed = await asyncio.to_thread(retention.sweep, None, await retention.in_use())
+        assert [p.name for p in removed] == ["forgotten"] and (inputs / "queued" / "input.png").is_file()

@@ -227,7 +227,6 @@ class Client:
         self.stream = EventStream(server, self._dispatch)
         self._tasks: dict[str, Task] = {}
         self._batches: dict[str, Batch] = {}
-        self._graphs: dict[str, dict[str, Any]] = {}
 
     # -- catalogue ------------------------------------------------------------------------------------
 
@@ -293,7 +292,9 @@ class Client:
             raise TypeError("params is a list of params dicts (one per task); grid() makes one from value lists")
         source = self._source(target)
         items = inputs if inputs is not None else [None]
-        uploaded = [self._inputs(self._input_mapping(source, item)) for item in items]  # once per input
+        node = self._only_input_node(source) if any(i is not None and not isinstance(i, dict) for i in items) else ""
+        uploaded = [self._inputs(item if item is None or isinstance(item, dict) else {node: item})
+                    for item in items]  # once per input, whatever the number of parameter sets
         entries = [Entry(item, dict(p)) for item, p in itertools.product(items, sets)]
         body: dict[str, Any] = {**source, "name": name, "entries": [
             {"params": p, "inputs": paths} for paths, p in itertools.product(uploaded, sets)]}
@@ -388,18 +389,12 @@ class Client:
             paths[node] = uploaded["result"]["saved_path"]
         return paths
 
-    def _input_mapping(self, source: dict[str, Any], item: Any) -> dict[str, Any] | None:
-        """A map input as ``{node: value}``: a dict as it is, a bare value for the graph's only Input node."""
-        if item is None or isinstance(item, dict):
-            return item
-        return {self._only_input_node(source): item}
-
     def _only_input_node(self, source: dict[str, Any]) -> str:
-        key = json.dumps(source, sort_keys=True) if "graph" not in source else ""
-        graph = source.get("graph") or self._graphs.get(key)
+        """The name of the graph's only Input node with a ``path_``: where a bare map input goes."""
+        graph = source.get("graph")
         if graph is None:
             kind = "workflow" if "workflow_id" in source else "template"
-            graph = self._graphs[key] = self.http.call("GET", f"{kind}/{source[f'{kind}_id']}")
+            graph = self.http.call("GET", f"{kind}/{source[f'{kind}_id']}")
         names = [n.get("name_") for n in graph.get("node_repository_") or []
                  if isinstance(n, dict) and n.get("node_type_") == "Input" and "path_" in n]
         if len(names) != 1:

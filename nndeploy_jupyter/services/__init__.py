@@ -63,7 +63,6 @@ class Services:
         self.events = EventHub()
         self.downloads = Downloads(self.workspace, self.events, self.log)
         self.files = FileStore(self.workspace, config.max_upload_bytes, self.templates)
-        self.inputs = InputRetention(self.workspace, config.input_retention_hours, self.log)
         context = ExecutorContext(self.workspace, config.max_workers, config.cancel_grace_seconds,
                                   [BUILTIN_PLUGIN_DIR, self.workspace.folder("plugin")])
         self.executor = config.executor_factory(context, self.log)
@@ -71,6 +70,8 @@ class Services:
         self.status = ServerStatus(self.executor, self.events, config.max_workers)
         self.tasks = TaskQueue(TaskStore(self.db, config.history_limit), self.events, self.executor,
                                self.workspace, self.catalogue, self.downloads, self.log)
+        self.inputs = InputRetention(self.workspace, config.input_retention_hours, self.tasks.store.live_paths,
+                                     self.log)
         self._started: asyncio.Future[None] | None = None
         self._warming: asyncio.Future[None] | None = None
 

@@ -147,6 +147,16 @@ class TaskStore:
 
         return await self.db.run(_ids)
 
+    async def live_paths(self) -> set[str]:
+        """Every ``path_`` the top-level nodes of the tasks not yet ended name (what their workers will read)."""
+        def _paths(conn: sqlite3.Connection) -> set[str]:
+            rows = conn.execute("SELECT graph FROM tasks WHERE state IN (?, ?, ?)", (TaskState.PENDING,
+                                                                                   *IN_FLIGHT_STATES))
+            return {node["path_"] for row in rows for node in json.loads(row["graph"]).get("node_repository_") or []
+                    if isinstance(node, dict) and isinstance(node.get("path_"), str)}
+
+        return await self.db.run(_paths)
+
     async def fetched(self, task_id: str) -> None:
         """The task's downloads are done: a restart queues it without fetching again."""
         def _fetched(conn: sqlite3.Connection) -> None:
