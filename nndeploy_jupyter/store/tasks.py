@@ -29,7 +29,7 @@ from ..schemas import (
     TaskState,
 )
 from ..schemas.batches import empty_counts
-from .database import Database
+from .database import Database, transaction
 
 # Where each state may be reached from: the guard of every transition.
 _SOURCES: dict[TaskState, tuple[TaskState, ...]] = {
@@ -75,12 +75,16 @@ class TaskStore:
 
     async def insert_batch(self, batch_id: str, tasks: list[NewTask], *, priority: int, name: str,
                            source: str | None, batch_name: str) -> list[Queued]:
-        """Record a batch and its tasks, PENDING, in one transaction (a thousand tasks: one write, not a thousand)."""
-        rows = [_row(task, priority=priority, name=name, source=source, batch_id=batch_id, batch_index=index)
-                for index, task in enumerate(tasks)]
-        batch = {"id": batch_id, "name": batch_name, "source": source, "submitted_at": rows[0]["submitted_at"],
-                 "total": len(rows)}
-        seqs = await self.db.run(lambda conn: _insert(conn, rows, batch))
+        """Record a batch and its tasks, PENDING, in one transaction (a thousand tasks: one write, not a thousand).
+        The rows are made on the database thread too: a graph's JSON text, ten thousand times, takes a while."""
+        def _write(conn: sqlite3.Connection) -> list[int]:
+            rows = [_row(task, priority=priority, name=name, source=source, batch_id=batch_id, batch_index=index)
+                    for index, task in enumerate(tasks)]
+            batch = {"id": batch_id, "name": batch_name, "source": source, "submitted_at": rows[0]["submitted_at"],
+                     "total": len(rows)}
+            return _insert(conn, rows, batch)
+
+        seqs = await self.db.run(_write)
         return [Queued(priority, seq, task.task_id, name, task.graph, batch_id=batch_id)
                 for seq, task in zip(seqs, tasks, strict=True)]
 
@@ -160,7 +164,7 @@ class TaskStore:
     async def fetched(self, task_id: str) -> None:
         """The task's downloads are done: a restart queues it without fetching again."""
         def _fetched(conn: sqlite3.Connection) -> None:
-            with conn:
+            with transaction(conn):
                 conn.execute("UPDATE tasks SET download = 0 WHERE id = ?", (task_id,))
 
         await self.db.run(_fetched)
@@ -176,7 +180,7 @@ class TaskStore:
     async def request_cancel(self, task_id: str) -> TaskRecord | None:
         """Note that a cancel was asked for a task on an executor; None if it is no longer there."""
         def _request(conn: sqlite3.Connection) -> TaskRecord | None:
-            with conn:
+            with transaction(conn):
                 moved = conn.execute("UPDATE tasks SET cancel_requested = 1 WHERE id = ? AND state IN (?, ?)",
                                      (task_id, *IN_FLIGHT_STATES)).rowcount
             return _records(conn, [task_id])[0] if moved else None
@@ -197,7 +201,7 @@ def _row(task: NewTask, *, priority: int, name: str, source: str | None, downloa
 def _insert(conn: sqlite3.Connection, rows: list[dict[str, Any]], batch: dict[str, Any] | None = None) -> list[int]:
     """Insert ``rows`` (and their batch first), one transaction; their ``seq``, in order."""
     seqs = []
-    with conn:
+    with transaction(conn):
         if batch is not None:
             conn.execute("INSERT INTO batches (id, name, source, submitted_at, total) "
                          "VALUES (:id, :name, :source, :submitted_at, :total)", batch)
@@ -239,7 +243,7 @@ def _transition(conn: sqlite3.Connection, task_ids: list[str], state: TaskState,
     else:
         sets = f"state = ?, {_STAMPS[state]} = ?, worker_pid = COALESCE(?, worker_pid)"
         values = (state, now, worker_pid)
-    with conn:
+    with transaction(conn):
         moved = [task_id for task_id in task_ids
                  if conn.execute(f"UPDATE tasks SET {sets} WHERE {guard}", (*values, task_id, *sources)).rowcount]
         if outcome is not None and moved:

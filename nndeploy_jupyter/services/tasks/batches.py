@@ -9,7 +9,8 @@ created at submission. Runs in a thread (file checks, folders): never on the eve
 from __future__ import annotations
 
 import uuid
-from pathlib import PurePosixPath
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ...errors import BadRequest
@@ -23,6 +24,7 @@ from ..validation import apply_params, validate_graph
 def prepare_batch(graph: Graph, common: Params, entries: list[BatchEntry], batch_id: str, node_keys: set[str],
                   workspace: Workspace) -> list[NewTask]:
     """One task per entry, every entry checked before any folder is made; 400 ``entry <i>: <reason>``."""
+    workspace = _BatchWorkspace(workspace.root)
     tasks = []
     for index, entry in enumerate(entries):
         try:
@@ -37,6 +39,20 @@ def prepare_batch(graph: Graph, common: Params, entries: list[BatchEntry], batch
         for node in _outputs(task.graph):
             workspace.resolve(str(workspace.root / node["path_"])).parent.mkdir(parents=True, exist_ok=True)
     return tasks
+
+
+@dataclass(frozen=True)
+class _BatchWorkspace(Workspace):
+    """The workspace resolving each path once per batch: its entries name the same files again and again, and
+    resolving (every component's link followed) is a third of checking an entry."""
+
+    resolved: dict[tuple[str, bool, bool], Path] = field(default_factory=dict, compare=False, repr=False)
+
+    def resolve(self, client_path: str, *, must_exist: bool = False, follow_last_link: bool = True) -> Path:
+        key = (client_path, must_exist, follow_last_link)
+        if key not in self.resolved:  # (a refusal raises, and is not kept)
+            self.resolved[key] = super().resolve(client_path, must_exist=must_exist, follow_last_link=follow_last_link)
+        return self.resolved[key]
 
 
 def _input_params(graph: Graph, inputs: dict[str, str]) -> Params:

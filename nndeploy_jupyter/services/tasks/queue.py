@@ -50,6 +50,7 @@ from .batches import prepare_batch
 from .feed import TaskFeed, publish_outcome, status_of
 
 INTERRUPTED_REASON = "the server stopped while the task was dispatched or running"
+PUBLISH_CHUNK = 500  # a batch's PENDING events go out this many per loop turn
 
 
 @dataclass
@@ -145,9 +146,11 @@ class TaskQueue:
                                         self.workspace)
         queued = await self.store.insert_batch(batch_id, tasks, priority=priority, name=_name(graph), source=source,
                                                batch_name=name or _name(graph))
-        for entry in queued:
-            self._publish(_pending_status(entry))
-            self._enqueue(entry)
+        for start in range(0, len(queued), PUBLISH_CHUNK):
+            for entry in queued[start:start + PUBLISH_CHUNK]:
+                self._publish(_pending_status(entry))
+                self._enqueue(entry)
+            await asyncio.sleep(0)  # ten thousand events: let other requests and sockets in between
         return BatchCreated(batch_id=batch_id, task_ids=[entry.task_id for entry in queued])
 
     async def batch(self, batch_id: str) -> BatchInfo:
