@@ -49,6 +49,16 @@ def grid(axes: Mapping[str, Any]) -> list[Params]:
     return combinations
 
 
+COUNT_ORDER = [TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.INTERRUPTED,
+               TaskState.RUNNING, TaskState.DISPATCHED, TaskState.PENDING]
+
+
+def ordered_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Counts in the order users read them (outcomes first, then what is still to come), unknown states last."""
+    known = [(str(state), counts[str(state)]) for state in COUNT_ORDER if counts.get(str(state))]
+    return known + sorted((s, n) for s, n in counts.items() if s not in {str(o) for o in COUNT_ORDER})
+
+
 @dataclass(frozen=True)
 class Entry:
     """What the notebook asked of one task: its input (as given) and its parameters."""
@@ -222,5 +232,5 @@ class Batch:
             listener(self)
 
     def __repr__(self) -> str:
-        counts = ", ".join(f"{n} {state}" for state, n in sorted(self.counts.items()))
+        counts = ", ".join(f"{n} {state}" for state, n in ordered_counts(self.counts))
         return f"<Batch {self.id} {self.done}/{self.total} ended: {counts}>"

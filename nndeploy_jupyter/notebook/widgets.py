@@ -25,7 +25,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from ..states import FINAL_STATES, TaskState
-from .batch import Batch
+from .batch import Batch, ordered_counts
 from .client import IMAGE_SUFFIXES, Task
 
 LOG_TAIL = 12
@@ -146,7 +146,7 @@ class BatchProgress(widgets.VBox):
         self.bar.description = f"{batch.done}/{batch.total}"
         self.counts.value = " · ".join(
             f"<span style='color:{STATE_COLOURS.get(state, 'inherit')}'>{html.escape(state)} <b>{n}</b></span>"
-            for state, n in _ordered_counts(batch.counts))
+            for state, n in ordered_counts(batch.counts))
         self.failures.value = _failures_html(failures)
         if batch.finished and self._handle is not None and threading.current_thread() is threading.main_thread():
             handle, self._handle = self._handle, None  # re-published once, so its text/plain shows the outcome
@@ -243,21 +243,13 @@ def progress_text(task: Task) -> str:
 
 
 def batch_text(batch: Batch) -> str:
-    counts = ", ".join(f"{state} {n}" for state, n in _ordered_counts(batch.counts))
+    counts = ", ".join(f"{state} {n}" for state, n in ordered_counts(batch.counts))
     lines = [f"nndeploy batch {batch.id}: {batch.done}/{batch.total} ended ({counts})"]
     failures = batch.failures
     lines += [f"  #{index} {state}: {reason}" for index, state, reason in failures[:FAILURES_SHOWN]]
     if len(failures) > FAILURES_SHOWN:
         lines.append(f"  ... and {len(failures) - FAILURES_SHOWN} more")
     return "\n".join(lines)
-
-
-def _ordered_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
-    """Counts in lifecycle order (ended states first, as users read them), unknown states last."""
-    order = [TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.INTERRUPTED, TaskState.RUNNING,
-             TaskState.DISPATCHED, TaskState.PENDING]
-    known = [(str(state), counts[str(state)]) for state in order if counts.get(str(state))]
-    return known + sorted((s, n) for s, n in counts.items() if s not in {str(o) for o in order})
 
 
 def _failures_html(failures: list[tuple[int, str, str]]) -> str:
