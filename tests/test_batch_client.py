@@ -140,7 +140,7 @@ async def test_cancelling_a_batch_from_the_client(client: Client, workspace: Pat
     assert all(reason for _, _, reason in batch.failures)
 
 
-async def test_a_bad_entry_is_refused_before_any_upload_is_wasted_on_the_rest(client: Client, workspace: Path):
+async def test_a_bad_entry_or_an_ambiguous_input_is_refused_and_nothing_is_queued(client: Client, workspace: Path):
     graph = canny_image_graph(workspace, "refused")
     with pytest.raises(Exception, match="entry 1: params: node 'Canny' has no parameter 'sigma'"):
         await asyncio.to_thread(client.map, graph, params=[{}, {"Canny": {"sigma": 2}}])

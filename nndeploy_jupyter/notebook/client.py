@@ -258,10 +258,9 @@ class Client:
         ``params`` is ``{"<node name_>": {"<key>": value}}``. ``inputs`` is ``{"<Input node name_>": value}``: a
         path inside ``resources/`` (a ``str``), or data uploaded into a folder of its own under
         ``resources/inputs/`` (a numpy array, a PIL image, bytes, or a local file as a ``pathlib.Path``); either
-        becomes the node's ``path_``. ``download`` first fetches the resources
-        the graph names (``model_url_``, ``image_url_``...) into ``resources/``, as part of the task. With
-        ``wait`` (the default) this blocks until the task ends and raises :class:`TaskFailed` if it did not
-        succeed.
+        becomes the node's ``path_``. ``download`` first fetches the resources the graph names (``model_url_``,
+        ``image_url_``...) into ``resources/``, as part of the task. With ``wait`` (the default) this blocks until
+        the task ends and raises :class:`TaskFailed` if it did not succeed.
         """
         params = merge_params(params or {}, {node: {"path_": path} for node, path in self._inputs(inputs).items()})
         body = {**self._source(target), "params": params, "download": download}
@@ -283,9 +282,8 @@ class Client:
 
         Each input is a value for the graph's only Input node (a path inside ``resources/``, or a numpy array, a
         PIL image, bytes or a local ``pathlib.Path``, uploaded as :meth:`run` does), or a dict
-        ``{"<Input node name_>": value}``. ``params`` is a
-        list of ``{"<node name_>": {"<key>": value}}`` (see :func:`grid`). Each task writes its outputs into
-        ``<the output's folder>/<batch id>/<index>/``.
+        ``{"<Input node name_>": value}``. ``params`` is a list of ``{"<node name_>": {"<key>": value}}`` (see
+        :func:`grid`). Each task writes its outputs into ``<the output's folder>/<batch id>/<index>/``.
         """
         sets = params if params is not None else [{}]
         if isinstance(sets, dict):
