@@ -68,8 +68,9 @@ class Entry:
 
 
 class Batch:
-    """The tasks of one :meth:`Client.map`, followed live. ``counts``, ``failures``, ``wait()``, ``cancel()``,
-    ``results()``."""
+    """The tasks of one :meth:`Client.map`, followed live: ``counts``, ``failures``, ``wait()``, ``cancel()``,
+    ``results()``, ``tasks()``, ``progress()``. ``task_ids[i]`` ran ``entries[i]`` (its input and params; None for
+    a batch followed by id)."""
 
     def __init__(self, client: Client, batch_id: str, task_ids: list[str], entries: list[Entry] | None = None):
         self.client = client
