@@ -24,7 +24,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def __getattr__(name: str) -> Any:
     # ``from nndeploy_jupyter import Client`` without paying for the notebook side at package import.
-    if name in ("Client", "Task", "TaskFailed"):
+    if name in ("Batch", "Client", "Task", "TaskFailed", "grid"):
         from . import notebook
 
         return getattr(notebook, name)

@@ -61,6 +61,11 @@ class NnDeployExtension(ExtensionApp):
         5.0, min=0.0, config=True,
         help="Seconds a running task may take to stop after a cancel before its worker is killed.",
     )
+    input_retention_hours = Float(
+        24.0, min=0.0, config=True,
+        help="Hours the in-memory inputs a notebook uploads (resources/inputs/<uuid>/, from Client.run/map with "
+        "arrays, images or bytes) are kept; older folders are removed at start and periodically. 0 keeps them.",
+    )
     executor_class = ExecutorClass(
         default_value="nndeploy_jupyter.runtime.local.LocalExecutor", klass=object, config=True,
         help="Where graphs run: an Executor class, its dotted path, or the name it is registered under in the "
@@ -118,6 +123,7 @@ class NnDeployExtension(ExtensionApp):
                 allowed_hosts=tuple(h.lower().rstrip(".") for h in self.download_allowed_hosts)),
             download_timeout=self.download_timeout,
             download_retries=self.download_retries,
+            input_retention_hours=self.input_retention_hours,
             executor_factory=self._build_executor,
         )
         self.services = Services(config, log=self.log)

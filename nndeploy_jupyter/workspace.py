@@ -15,7 +15,9 @@ from pathlib import Path, PurePosixPath
 from .errors import BadRequest, Forbidden, NotFound
 
 DEMO_INPUTS = Path(__file__).resolve().parent / "templates" / "demo-inputs"
-RESOURCE_FOLDERS = ("images", "videos", "audios", "models", "others", "workflow", "template", "plugin", "db")
+INPUTS_FOLDER = "inputs"  # what notebooks upload from memory, a folder each, removed after input_retention_hours
+RESOURCE_FOLDERS = ("images", "videos", "audios", "models", "others", "workflow", "template", "plugin", "db",
+                    INPUTS_FOLDER)
 # Windows device names: refused everywhere so a workspace stays portable and a share never chokes on them.
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 

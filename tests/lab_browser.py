@@ -98,7 +98,10 @@ def open_lab(browser, server: JupyterProcess, path: str = "lab", color_scheme: s
 
 def open_panel(browser, server: JupyterProcess, **kwargs):
     page = open_lab(browser, server, **kwargs)
-    page.locator(TAB).click()
+    page.locator(TAB).wait_for()
+    if not page.locator(PANEL).is_visible():  # JupyterLab may have restored it open: a click would close it
+        page.locator(TAB).click()
+    page.locator(PANEL).wait_for()
     return page
 
 

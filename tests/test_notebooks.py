@@ -121,6 +121,44 @@ def test_failed_task_shows_a_red_widget_with_the_reason(server: JupyterProcess, 
     assert "reason: " in texts(nb) and "no light reached the sensor" in texts(nb)
 
 
+def check_batch_notebook(nb: nbformat.NotebookNode, root_dir: Path) -> None:
+    """What a user of notebooks/batch.ipynb sees: a green bar over 12 tasks, the table, fewer edges with higher
+    thresholds, and each task's output in a folder of its own."""
+    [bar] = widget_states(nb, "IntProgressModel")
+    assert (bar["bar_style"], bar["value"], bar["max"]) == ("success", 12, 12)
+    [counts] = [h["value"] for h in widget_states(nb, "HTMLModel") if "SUCCEEDED <b>" in h["value"]]
+    assert "SUCCEEDED <b>12</b>" in counts
+    text = texts(nb)
+    assert "12/12 ended (SUCCEEDED 12)" in text  # the widget's saved text, for nbconvert
+    averages = [int(line.split(":")[1].split()[0]) for line in text.splitlines() if line.startswith("low_threshold")]
+    assert len(averages) == 3 and averages[0] > averages[1] > averages[2] > 0
+    assert "input (120, 160, 3) -> output (120, 160, 3) SUCCEEDED" in text
+    images = root_dir / "nndeploy" / "resources" / "images"
+    outputs = sorted(images.glob("batch-*/*/edges.jpg"))
+    assert len(outputs) == 12 and len({p.parent.parent for p in outputs}) == 1
+    assert len(list((root_dir / "nndeploy" / "resources" / "inputs").iterdir())) == 5  # 4 files and 1 array
+
+
+def test_batch_notebook(server: JupyterProcess, kernel_env: None) -> None:
+    nb = execute(nbformat.read(NOTEBOOKS / "batch.ipynb", as_version=4), server.root_dir)
+    check_batch_notebook(nb, server.root_dir)
+
+
+def test_batch_notebook_on_a_dask_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed", reason="the Dask tests need distributed (pip install '.[test]')")
+    from dask_cluster import DaskCluster
+
+    with DaskCluster(tmp_path / "dask", workers=2) as cluster, JupyterProcess(
+            tmp_path / "root", "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}",
+            "--NnDeployExtension.executor_class=dask", f"--DaskExecutor.scheduler_address={cluster.address}",
+            base_url="/dask/") as server:
+        monkeypatch.setenv(URL_VAR, server.url)
+        monkeypatch.setenv(TOKEN_VAR, server.token)
+        nb = execute(nbformat.read(NOTEBOOKS / "batch.ipynb", as_version=4), server.root_dir)
+        assert server.get("nndeploy/api/server")["result"]["executor"].endswith("DaskExecutor")
+    check_batch_notebook(nb, server.root_dir)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the kernel's environment from /proc")
 def test_kernels_the_server_starts_know_where_it_is(server: JupyterProcess) -> None:
     code, body = server.request("api/kernels", "POST", json.dumps({"name": "python3"}).encode())

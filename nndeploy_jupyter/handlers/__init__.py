@@ -3,12 +3,13 @@
 Paths are relative to ``{base_url}nndeploy/api/``.
 """
 
-from . import downloads, files, meta, nodes, progress, tasks, templates, workflows
+from . import batches, downloads, files, meta, nodes, progress, tasks, templates, workflows
 
 ROUTES = [
     *workflows.ROUTES,
     *templates.ROUTES,
     *nodes.ROUTES,
+    *batches.ROUTES,
     *tasks.ROUTES,
     *progress.ROUTES,
     *files.ROUTES,

@@ -10,6 +10,7 @@ from tornado import web
 from ..schemas import (
     Flushed,
     Graph,
+    GraphSource,
     History,
     HistoryQuery,
     PriorityQuery,
@@ -36,22 +37,25 @@ class QueueHandler(ApiHandler):
         tasks = self.services.tasks
         if isinstance(body, dict) and not {"workflow_id", "template_id", "graph"}.isdisjoint(body):
             request = self.parse(QueueRequest, body)
-            graph, source = await self._saved_graph(request)
+            graph, source = await saved_graph(self.services, request)
             task_id = await tasks.submit(graph, priority=request.priority, source=source,
                                          params=request.params or None, download=request.download)
         else:
             task_id = await tasks.submit(body, priority=self.parse_query(PriorityQuery).priority)
         self.ok(TaskCreated(task_id=task_id), "success", status=202)
 
-    async def _saved_graph(self, request: QueueRequest) -> tuple[dict[str, Any], str | None]:
-        if request.graph is not None:
-            return request.graph, None
-        if request.workflow_id is not None:
-            workflow_id = await self.services.workflows.find(request.workflow_id)
-            return await self.services.workflows.get(workflow_id), f"workflow:{workflow_id}"
-        assert request.template_id is not None
-        template_id = await self.services.templates.find(request.template_id)
-        return await self.services.templates.get(template_id), f"template:{template_id}"
+
+
+async def saved_graph(services: Any, request: GraphSource) -> tuple[dict[str, Any], str | None]:
+    """The graph a request names (inline, a saved workflow or a template) and its source, for the record."""
+    if request.graph is not None:
+        return request.graph, None
+    if request.workflow_id is not None:
+        workflow_id = await services.workflows.find(request.workflow_id)
+        return await services.workflows.get(workflow_id), f"workflow:{workflow_id}"
+    assert request.template_id is not None
+    template_id = await services.templates.find(request.template_id)
+    return await services.templates.get(template_id), f"template:{template_id}"
 
 
 class QueueInfoHandler(ApiHandler):

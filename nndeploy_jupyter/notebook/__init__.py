@@ -4,8 +4,9 @@ Importing this package stays light; IPython and ipywidgets are imported by the m
 only, when a notebook loads them.
 """
 
+from .batch import Batch, grid
 from .client import Client, Task, TaskFailed
 from .discovery import ServerInfo, ServerNotFound, find_server
 from .http import ApiError
 
-__all__ = ["ApiError", "Client", "ServerInfo", "ServerNotFound", "Task", "TaskFailed", "find_server"]
+__all__ = ["ApiError", "Batch", "Client", "ServerInfo", "ServerNotFound", "Task", "TaskFailed", "find_server", "grid"]

@@ -8,6 +8,7 @@ one. Calls are blocking; live events arrive on a background thread (:mod:`.strea
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 import time
@@ -15,16 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..params import Params, merge_params
 from ..states import FINAL_STATES, TaskState
+from .batch import Batch, Entry, grid
 from .discovery import ServerInfo, find_server
 from .http import ApiError, Http
-from .stream import EventStream
+from .inputs import encode_input, input_folder, needs_upload
+from .stream import EventStream, wait_for
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LOG_LINES_KEPT = 5000
 EVENTS_GRACE_SECONDS = 2.0
+LIVE_POLL_SECONDS = 2.0  # how often a waiting Task reads its record while the stream is up: a safety net
 RECORD_GRACE_SECONDS = 30.0  # how long an ended task's record may take to be readable (a server restarting)
-Params = dict[str, dict[str, Any]]
 
 
 class TaskFailed(RuntimeError):
@@ -103,21 +107,8 @@ class Task:
     def wait(self, timeout: float | None = None, raise_on_failure: bool = True) -> Task:
         """Block until the task ends; raise :class:`TaskFailed` unless it succeeded (or TimeoutError)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        next_poll, poll_interval = time.monotonic() + 0.1, 0.1
-        while not self._finished.is_set():
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise TimeoutError(f"task {self.id} still {self.state} after {timeout} s")
-            step = min(0.25, max(0.0, next_poll - now), (deadline - now) if deadline is not None else 0.25)
-            if self._finished.wait(step):
-                break
-            # Events are the fast path; polls (more often while the WebSocket is down) cover the rest.
-            if time.monotonic() >= next_poll:
-                with contextlib.suppress(ConnectionError):  # the server is restarting: its record will be back
-                    self.refresh()
-                live = self.client.stream.connected.is_set()
-                poll_interval = 2.0 if live else min(poll_interval * 2, 1.0)
-                next_poll = time.monotonic() + poll_interval
+        wait_for(self._finished, self.refresh, self.client.stream, deadline,
+                 lambda: f"task {self.id} still {self.state} after {timeout} s", live_poll=LIVE_POLL_SECONDS)
         self._refresh_ended(deadline)
         if self.client.stream.connected.is_set():
             # The record can say "finished" before the stream has delivered the last log lines: a moment more.
@@ -151,7 +142,10 @@ class Task:
 
     def refresh(self) -> Task:
         """Read the task's record (state, error, outputs, values, time profile) from the server."""
-        record = self.client.http.call("GET", f"queue/{self.id}")
+        return self.adopt(self.client.http.call("GET", f"queue/{self.id}"))
+
+    def adopt(self, record: dict[str, Any]) -> Task:
+        """Take what a record of this task (``GET queue/{id}``, ``batch/{id}/tasks``) says."""
         with self._lock:
             self.record = record
             self.priority = record.get("priority", self.priority)
@@ -232,6 +226,7 @@ class Client:
         self.http = Http(server, timeout)
         self.stream = EventStream(server, self._dispatch)
         self._tasks: dict[str, Task] = {}
+        self._batches: dict[str, Batch] = {}
 
     # -- catalogue ------------------------------------------------------------------------------------
 
@@ -256,15 +251,67 @@ class Client:
         wait: bool = True,
         timeout: float | None = None,
         download: bool = False,
+        inputs: dict[str, Any] | None = None,
     ) -> Task:
         """Queue a graph (a dict, a JSON file, or a saved workflow or template by id or name).
 
-        ``params`` is ``{"<node name_>": {"<key>": value}}``. ``download`` first fetches the resources the graph
-        names (``model_url_``, ``image_url_``...) into ``resources/``, as part of the task. With ``wait`` (the
-        default) this blocks until the task ends and raises :class:`TaskFailed` if it did not succeed.
+        ``params`` is ``{"<node name_>": {"<key>": value}}``. ``inputs`` is ``{"<Input node name_>": value}``: a
+        path inside ``resources/`` (a ``str``), or data uploaded into a folder of its own under
+        ``resources/inputs/`` (a numpy array, a PIL image, bytes, or a local file as a ``pathlib.Path``); either
+        becomes the node's ``path_``. ``download`` first fetches the resources the graph names (``model_url_``,
+        ``image_url_``...) into ``resources/``, as part of the task. With ``wait`` (the default) this blocks until
+        the task ends and raises :class:`TaskFailed` if it did not succeed.
         """
-        task = self.task(self._submit(target, params or {}, priority, download), refresh=False)
+        params = merge_params(params or {}, {node: {"path_": path} for node, path in self._inputs(inputs).items()})
+        body = {**self._source(target), "params": params, "download": download}
+        if priority is not None:
+            body["priority"] = priority
+        task = self.task(self.http.call("POST", "queue", body)["task_id"], refresh=False)
         return task.wait(timeout) if wait else task
+
+    def map(
+        self,
+        target: dict | str | Path,
+        inputs: list[Any] | None = None,
+        params: list[Params] | None = None,
+        priority: int | None = None,
+        name: str = "",
+    ) -> Batch:
+        """Queue one task per input and parameter set (every input with every set, when both are given), in one
+        request; returns the :class:`Batch` at once (``wait()``, ``cancel()``, ``results()``).
+
+        Each input is a value for the graph's only Input node (a path inside ``resources/``, or a numpy array, a
+        PIL image, bytes or a local ``pathlib.Path``, uploaded as :meth:`run` does), or a dict
+        ``{"<Input node name_>": value}``. ``params`` is a list of ``{"<node name_>": {"<key>": value}}`` (see
+        :func:`grid`). Each task writes its outputs into ``<the output's folder>/<batch id>/<index>/``.
+        """
+        sets = params if params is not None else [{}]
+        if isinstance(sets, dict):
+            raise TypeError("params is a list of params dicts (one per task); grid() makes one from value lists")
+        source = self._source(target)
+        items = inputs if inputs is not None else [None]
+        node = self._only_input_node(source) if any(i is not None and not isinstance(i, dict) for i in items) else ""
+        uploaded = [self._inputs(item if item is None or isinstance(item, dict) else {node: item})
+                    for item in items]  # once per input, whatever the number of parameter sets
+        entries = [Entry(item, dict(p)) for item, p in itertools.product(items, sets)]
+        body: dict[str, Any] = {**source, "name": name, "entries": [
+            {"params": p, "inputs": paths} for paths, p in itertools.product(uploaded, sets)]}
+        if priority is not None:
+            body["priority"] = priority
+        created = self.http.call("POST", "queue/batch", body)
+        batch = self._batches[created["batch_id"]] = Batch(self, created["batch_id"], created["task_ids"], entries)
+        self.stream.bind(batch.id)
+        return batch
+
+    def batch(self, batch_id: str) -> Batch:
+        """The :class:`Batch` with this id (one this Client submitted, or any other), followed live from now on."""
+        batch = self._batches.get(batch_id)
+        if batch is None:
+            info = self.http.call("GET", f"batch/{batch_id}")
+            batch = self._batches[batch_id] = Batch(self, batch_id, [m["task_id"] for m in info["tasks"]])
+            batch._merge(info)
+            self.stream.bind(batch_id)
+        return batch
 
     def task(self, task_id: str, refresh: bool = True) -> Task:
         """The :class:`Task` with this id, followed live from now on."""
@@ -308,25 +355,50 @@ class Client:
         self.stream.close()
 
     def _dispatch(self, event: dict[str, Any]) -> None:
-        task = self._tasks.get(event["result"].get("task_id") or "")
+        result = event["result"]
+        task = self._tasks.get(result.get("task_id") or "")
         if task is not None:
             task.apply(event)
+        batch = self._batches.get(result.get("batch_id") or "")
+        if batch is not None:
+            batch.apply(event)
 
-    def _submit(self, target: dict | str | Path, params: Params, priority: int | None, download: bool) -> str:
-        body: dict[str, Any] = {"params": params, "download": download}
-        if priority is not None:
-            body["priority"] = priority
+    def _source(self, target: dict | str | Path) -> dict[str, Any]:
+        """How a request names the graph: ``{"graph": ...}``, ``{"workflow_id": ...}`` or ``{"template_id": ...}``."""
         path = Path(target).expanduser() if not isinstance(target, dict) else None
         if path is None:
-            body["graph"] = target
-        elif path.suffix.lower() == ".json" or path.is_file():
+            return {"graph": target}
+        if path.suffix.lower() == ".json" or path.is_file():
             if not path.is_file():
                 raise FileNotFoundError(f"no workflow file {str(path)!r}")
-            body["graph"] = json.loads(path.read_text(encoding="utf-8"))
-        else:
-            kind, item_id = self.find(str(target))
-            body[f"{kind}_id"] = item_id
-        return self.http.call("POST", "queue", body)["task_id"]
+            return {"graph": json.loads(path.read_text(encoding="utf-8"))}
+        kind, item_id = self.find(str(target))
+        return {f"{kind}_id": item_id}
+
+    def _inputs(self, inputs: dict[str, Any] | None) -> dict[str, str]:
+        """``{node: value}`` with every in-memory value uploaded into a folder of its own: ``{node: path}``."""
+        paths = {}
+        for node, value in (inputs or {}).items():
+            if not needs_upload(value):
+                paths[node] = value
+                continue
+            filename, data = encode_input(value)
+            uploaded = self.http.upload("files/upload", filename, data, query={"file_path": input_folder()})
+            paths[node] = uploaded["result"]["saved_path"]
+        return paths
+
+    def _only_input_node(self, source: dict[str, Any]) -> str:
+        """The name of the graph's only Input node with a ``path_``: where a bare map input goes."""
+        graph = source.get("graph")
+        if graph is None:
+            kind = "workflow" if "workflow_id" in source else "template"
+            graph = self.http.call("GET", f"{kind}/{source[f'{kind}_id']}")
+        names = [n.get("name_") for n in graph.get("node_repository_") or []
+                 if isinstance(n, dict) and n.get("node_type_") == "Input" and "path_" in n]
+        if len(names) != 1:
+            raise ValueError(f"the graph has {len(names)} Input nodes with a path_ ({', '.join(map(str, names))}): "
+                             "give each input as a dict {'<node name_>': value}")
+        return names[0]
 
     def find(self, id_or_name: str) -> tuple[str, str]:
         """``("workflow"|"template", id)`` for a saved workflow or template named by id or ``name_``."""
@@ -357,4 +429,4 @@ def decode_image(data: bytes, as_: str) -> Any:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-__all__ = ["ApiError", "Client", "PluginError", "Task", "TaskFailed"]
+__all__ = ["ApiError", "Batch", "Client", "PluginError", "Task", "TaskFailed", "grid"]

@@ -63,13 +63,14 @@ class Http:
         raw = self.fetch(method, self.url(path, query), data, {"Content-Type": "application/json"})
         return json.loads(raw) if raw else {}
 
-    def upload(self, path: str, filename: str, data: bytes) -> dict:
+    def upload(self, path: str, filename: str, data: bytes, query: dict[str, Any] | None = None) -> dict:
         """POST one file as multipart field ``file``; return the envelope."""
         boundary = f"nndeploy-{uuid.uuid4().hex}"
         safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
         body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'
                 f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        raw = self.fetch("POST", self.url(path), body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        raw = self.fetch("POST", self.url(path, query), body,
+                         {"Content-Type": f"multipart/form-data; boundary={boundary}"})
         return json.loads(raw)
 
     def download(self, path: str, query: dict[str, Any]) -> bytes:

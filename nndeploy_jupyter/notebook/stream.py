@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -107,3 +108,23 @@ class EventStream:
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.server.token}"} if self.server.token else {}
+
+
+def wait_for(finished: threading.Event, refresh: Callable[[], object], stream: EventStream, deadline: float | None,
+             still: Callable[[], str], live_poll: float) -> None:
+    """Block until ``finished`` is set, or raise TimeoutError (saying ``still()``) past ``deadline`` (monotonic).
+    Events are the fast path; ``refresh()`` polls cover the rest: every ``live_poll`` seconds while the
+    WebSocket is up, more often (up to once a second) while it is down."""
+    next_poll, interval = time.monotonic() + 0.1, 0.1
+    while not finished.is_set():
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise TimeoutError(still())
+        step = min(0.25, max(0.0, next_poll - now), (deadline - now) if deadline is not None else 0.25)
+        if finished.wait(step):
+            return
+        if time.monotonic() >= next_poll:
+            with contextlib.suppress(ConnectionError):  # the server is restarting: it will be back
+                refresh()
+            interval = live_poll if stream.connected.is_set() else min(interval * 2, 1.0)
+            next_poll = time.monotonic() + interval

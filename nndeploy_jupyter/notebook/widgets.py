@@ -1,9 +1,11 @@
-"""ipywidgets views of a task: its live progress, and its results.
+"""ipywidgets views of a task (its live progress, its results) and of a batch (its live progress).
 
 :class:`TaskProgress` follows a :class:`~.client.Task`: overall bar (done/total), per-node status, a tail
 of the log and the time profile; green when the task succeeds, red (and kept) with the reason when it does
-not. It is updated from the event thread (setting traits is safe there); only the main thread displays.
-Both widgets have a plain-text ``repr``, so a saved notebook, nbconvert or a console still show the state.
+not. :class:`BatchProgress` follows a :class:`~.batch.Batch`: one bar over its tasks, the counts by state and
+the failures with their reasons, redrawn at most a few times a second however many tasks change. They are
+updated from the event thread (setting traits is safe there); only the main thread displays. Every widget has a
+plain-text ``repr``, so a saved notebook, nbconvert or a console still show the state.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from ..states import FINAL_STATES, TaskState
+from .batch import Batch, ordered_counts
 from .client import IMAGE_SUFFIXES, Task
 
 LOG_TAIL = 12
 MIN_UPDATE_SECONDS = 0.1
+BATCH_UPDATE_SECONDS = 0.25  # a batch's widget redraws at most this often, however many of its tasks change
+FAILURES_SHOWN = 20
 VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv")
 BROWSER_VIDEO = ("mp4", "webm")
 RIGHT = "style='text-align:right;padding-left:1em'"
@@ -86,6 +91,69 @@ class TaskProgress(widgets.VBox):
 
     def __repr__(self) -> str:
         return progress_text(self.task)
+
+
+class BatchProgress(widgets.VBox):
+    def __init__(self, batch: Batch):
+        self.batch = batch
+        self.header = widgets.HTML()
+        self.bar = widgets.IntProgress(value=0, min=0, max=max(batch.total, 1), layout=widgets.Layout(width="100%"))
+        self.counts = widgets.HTML()
+        self.failures = widgets.HTML()
+        super().__init__([self.header, self.bar, self.counts, self.failures])
+        self.renders = 0
+        self._last_render = 0.0
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._handle: Any = None
+        batch.subscribe(self._changed)
+
+    def show(self) -> BatchProgress:
+        """Display the widget (main thread only); ``batch.wait()`` on the main thread updates the displayed text
+        to the outcome."""
+        self._handle = display(self, display_id=True)
+        return self
+
+    def _changed(self, batch: Batch) -> None:
+        """Coalesce: render now if the last render is old enough (or the batch has ended), else once, later."""
+        if not batch.finished:
+            with self._lock:
+                if self._timer is not None:
+                    return  # a render is coming, and will show this change too
+                delay = self._last_render + BATCH_UPDATE_SECONDS - time.monotonic()
+                if delay > 0:
+                    self._timer = threading.Timer(delay, self._deferred)
+                    self._timer.daemon = True
+                    self._timer.start()
+                    return
+        self.render()
+
+    def _deferred(self) -> None:
+        with self._lock:
+            self._timer = None
+        self.render()
+
+    def render(self) -> None:
+        batch = self.batch
+        self._last_render = time.monotonic()
+        self.renders += 1
+        failures = batch.failures
+        self.header.value = (f"<b>nndeploy batch</b> <code>{html.escape(batch.id)}</code> "
+                             f"<b>{batch.done}/{batch.total}</b> ended")
+        self.bar.value = batch.done
+        self.bar.bar_style = ("danger" if failures else "success") if batch.finished else \
+            ("warning" if failures else "info")
+        self.bar.description = f"{batch.done}/{batch.total}"
+        self.counts.value = " · ".join(
+            f"<span style='color:{STATE_COLOURS.get(state, 'inherit')}'>{html.escape(state)} <b>{n}</b></span>"
+            for state, n in ordered_counts(batch.counts))
+        self.failures.value = _failures_html(failures)
+        if batch.finished and self._handle is not None and threading.current_thread() is threading.main_thread():
+            handle, self._handle = self._handle, None  # re-published once, so its text/plain shows the outcome
+            handle.update(self)
+
+    def __repr__(self) -> str:
+        return batch_text(self.batch)
 
 
 class ResultViewer(widgets.VBox):
@@ -172,6 +240,27 @@ def progress_text(task: Task) -> str:
     if task.time_profile:
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} ms" for k, v in _numbers(task.time_profile)))
     return "\n".join(lines)
+
+
+def batch_text(batch: Batch) -> str:
+    counts = ", ".join(f"{state} {n}" for state, n in ordered_counts(batch.counts))
+    lines = [f"nndeploy batch {batch.id}: {batch.done}/{batch.total} ended ({counts})"]
+    failures = batch.failures
+    lines += [f"  #{index} {state}: {reason}" for index, state, reason in failures[:FAILURES_SHOWN]]
+    if len(failures) > FAILURES_SHOWN:
+        lines.append(f"  ... and {len(failures) - FAILURES_SHOWN} more")
+    return "\n".join(lines)
+
+
+def _failures_html(failures: list[tuple[int, str, str]]) -> str:
+    if not failures:
+        return ""
+    rows = "".join(f"<tr><td {RIGHT}>#{index}</td><td style='color:{STATE_COLOURS.get(state, 'inherit')}'>"
+                   f"{html.escape(state)}</td><td>{html.escape(reason)}</td></tr>"
+                   for index, state, reason in failures[:FAILURES_SHOWN])
+    more = len(failures) - FAILURES_SHOWN
+    tail = f"<div><i>... and {more} more (batch.failures lists them all)</i></div>" if more > 0 else ""
+    return f"<table style='font-size:12px'>{rows}</table>{tail}"
 
 
 def results_text(task: Task) -> str:

@@ -25,6 +25,7 @@ from .api import (
     WorkflowSummary,
     WorkflowUploaded,
 )
+from .batches import BATCH_ID_PREFIX, BATCH_MAX_TASKS, BatchCreated, BatchEntry, BatchInfo, BatchMember, BatchRequest
 from .events import (
     EVENT_TYPES,
     ClientFrame,
@@ -51,6 +52,7 @@ from .tasks import (
     PRIORITY_BOUND,
     Flushed,
     Graph,
+    GraphSource,
     History,
     HistoryQuery,
     OutputFile,
@@ -65,11 +67,13 @@ from .tasks import (
 )
 
 __all__ = [
+    "BATCH_ID_PREFIX", "BATCH_MAX_TASKS", "BatchCreated", "BatchEntry", "BatchInfo", "BatchMember", "BatchRequest",
     "DEFAULT_PRIORITY", "EVENT_TYPES", "FINAL_STATES", "HISTORY_MAX_ITEMS", "IN_FLIGHT_STATES", "PRIORITY_BOUND",
     "ClientFrame", "DownloadError", "DownloadProgress", "DownloadProgressEvent", "Envelope", "ErrorBody",
     "ErrorEvent", "Event", "EventEnvelope", "EventResult", "FileInfo", "FileNode", "FilePathQuery", "Flushed",
-    "Graph", "History", "HistoryQuery", "JsonObject", "LogEvent", "MemoryEvent", "ModelDownloadDoneEvent",
-    "MultipartFile", "NodeProgress", "NodeStatus", "OutputFile", "Params", "PluginUploaded", "PreviewQuery",
+    "Graph", "GraphSource", "History", "HistoryQuery", "JsonObject", "LogEvent", "MemoryEvent",
+    "ModelDownloadDoneEvent", "MultipartFile", "NodeProgress", "NodeStatus", "OutputFile", "Params", "PluginUploaded",
+    "PreviewQuery",
     "PriorityQuery", "ProgressEvent", "QueueInfo", "QueueRequest", "RunOutcome", "SaveRequest", "Saved",
     "ServerInfo", "StatusEvent", "SystemEvent", "TaskCreated", "TaskRecord", "TaskRunInfoEvent", "TaskState",
     "TemplateSummary", "TimeProfile", "UploadQuery", "WorkerInfo", "WorkerState", "WorkflowSummary", "WorkflowUploaded",

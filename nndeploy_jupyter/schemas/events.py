@@ -45,6 +45,7 @@ class StatusEvent(Event):
     error: str | None = None
     worker_pid: int | None = None
     cancel_requested: bool = False
+    batch_id: str | None = Field(None, description="the task's batch (POST queue/batch), or null")
     snapshot: bool = Field(False, description="sent on bind, not a new transition")
 
     def envelope(self) -> tuple[Flag, str]:

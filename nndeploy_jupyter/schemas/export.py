@@ -8,7 +8,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from .. import states
-from . import api, events, tasks
+from . import api, batches, events, tasks
 
 # Every type a client meets, by the name its definition gets (a TypeScript generator names its types so).
 EXPORTED: dict[str, Any] = {
@@ -20,6 +20,9 @@ EXPORTED: dict[str, Any] = {
     "TaskCreated": tasks.TaskCreated,
     "Flushed": tasks.Flushed,
     "QueueRequest": tasks.QueueRequest,
+    "BatchRequest": batches.BatchRequest,
+    "BatchCreated": batches.BatchCreated,
+    "BatchInfo": batches.BatchInfo,
     **{model.__name__: model for model in events.EVENT_TYPES},
     "EventEnvelope": events.EventEnvelope,
     "ClientFrame": events.ClientFrame,

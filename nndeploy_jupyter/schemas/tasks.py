@@ -78,6 +78,7 @@ class TaskRecord(Model):
     values: dict[str, str] = Field(description="small String/Num/Bool outputs by consumer node name")
     outputs: list[OutputFile]
     cancel_requested: bool = Field(False, description="a cancel was asked for; the end follows on the socket")
+    batch_id: str | None = Field(None, description="the batch it was submitted with (POST queue/batch), or null")
 
 
 class QueueInfo(Model):
@@ -101,24 +102,29 @@ class Flushed(Model):
     cancelled: list[str] = Field(description="ids of the pending tasks the flush cancelled")
 
 
-class QueueRequest(Model):
-    """Run a saved workflow, a template or a graph given inline, with parameter overrides."""
+class GraphSource(Model):
+    """What to run: a saved workflow, a template, or a graph given inline (exactly one)."""
 
     model_config = ConfigDict(extra="forbid")
 
     workflow_id: str | None = Field(default=None, min_length=1, max_length=200)
     template_id: str | None = Field(default=None, min_length=1, max_length=200)
     graph: Graph | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GraphSource:
+        if sum(source is not None for source in (self.workflow_id, self.template_id, self.graph)) != 1:
+            raise ValueError("give exactly one of workflow_id, template_id and graph")
+        return self
+
+
+class QueueRequest(GraphSource):
+    """Run a saved workflow, a template or a graph given inline, with parameter overrides."""
+
     params: Params = Field(default_factory=dict, description='{"<node name_>": {"<key>": value}}')
     priority: int = Field(default=DEFAULT_PRIORITY, ge=-PRIORITY_BOUND, le=PRIORITY_BOUND,
                           description="lower numbers run first, then submission order")
     download: bool = Field(False, description="fetch the graph's *_url_ resources first, as part of the task")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> QueueRequest:
-        if sum(source is not None for source in (self.workflow_id, self.template_id, self.graph)) != 1:
-            raise ValueError("give exactly one of workflow_id, template_id and graph")
-        return self
 
 
 class PriorityQuery(Model):

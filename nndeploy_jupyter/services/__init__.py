@@ -23,6 +23,7 @@ from .catalogue import NodeCatalogue
 from .downloads import DownloadPolicy, Downloads
 from .events import EventHub
 from .files import FileStore
+from .inputs import InputRetention
 from .plugins import PluginInstaller
 from .status import ServerStatus
 from .tasks import TaskQueue
@@ -48,6 +49,7 @@ class ServicesConfig:
     download_policy: DownloadPolicy = DownloadPolicy()
     download_timeout: float = 30.0
     download_retries: int = 2
+    input_retention_hours: float = 24.0  # in-memory inputs' folders (resources/inputs/) older than this go; 0: kept
     # Builds the executor (the extension's executor_class); called once per Services.
     executor_factory: Callable[[ExecutorContext, logging.Logger], Executor] = local_executor
 
@@ -72,6 +74,8 @@ class Services:
         self.status = ServerStatus(self.executor, self.events, config.max_workers)
         self.tasks = TaskQueue(TaskStore(self.db, config.history_limit), self.events, self.executor,
                                self.workspace, self.catalogue, self.downloads, self.log)
+        self.inputs = InputRetention(self.workspace, config.input_retention_hours, self.tasks.store.live_paths,
+                                     self.log)
         self._started: asyncio.Future[None] | None = None
         self._warming: asyncio.Future[None] | None = None
 
@@ -88,6 +92,7 @@ class Services:
         except OSError as e:  # every request says so (503), instead of an anonymous 500
             raise Unavailable(f"the nndeploy workspace {self.workspace.root} cannot be used: {e}") from None
         await self.db.open()
+        self.inputs.start()
         await self.tasks.start()
         # Workers import nndeploy (about a second each): warm them in the background, the queue waits for them.
         self._warming = asyncio.ensure_future(self._start_executor())
@@ -104,6 +109,7 @@ class Services:
         if self._started is None:
             return
         await self.downloads.stop()
+        await self.inputs.stop()
         await self.tasks.stop()
         await self.executor.stop()  # also ends workers still warming up
         if self._warming is not None:

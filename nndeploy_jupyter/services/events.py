@@ -30,12 +30,15 @@ class Subscription:
     listener: Listener
     task_ids: set[str] = field(default_factory=set)
 
-    def wants(self, task_id: str | None, watchers_only: bool = False) -> bool:
+    def wants(self, event: Event, watchers_only: bool = False) -> bool:
         # Events without a task (system events) go to everyone, as upstream does; those only a watcher of the
-        # whole server cares about (the workers' state) go to subscribers of "*".
+        # whole server cares about (the workers' state) go to subscribers of "*". A batch's channel gets its
+        # tasks' status events (they name the batch).
         if watchers_only:
             return ALL_TASKS in self.task_ids
-        return task_id is None or ALL_TASKS in self.task_ids or task_id in self.task_ids
+        batch_id = getattr(event, "batch_id", None)
+        return (event.task_id is None or ALL_TASKS in self.task_ids or event.task_id in self.task_ids
+                or (batch_id is not None and batch_id in self.task_ids))
 
 
 class EventHub:
@@ -66,7 +69,7 @@ class EventHub:
         if event.task_id is not None:
             self._buffer(event.task_id).append(envelope)
         for sub in list(self._subscriptions):
-            if sub.wants(event.task_id, watchers_only):
+            if sub.wants(event, watchers_only):
                 sub.listener(envelope)
         return envelope
 

@@ -7,8 +7,9 @@ result. Schema changes are numbered migrations: a newer schema is applied in pla
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,7 +54,7 @@ class Database:
         return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` on the database thread. Use ``with conn:`` inside for a transaction."""
+        """Run ``fn(connection)`` on the database thread. Use ``with transaction(conn):`` inside for a transaction."""
         return await self._submit(self._call, fn)
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -70,6 +71,19 @@ class Database:
 
         self._executor.submit(_close).result()
         self._executor.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One transaction: committed at the end, rolled back on an exception. The connection is in autocommit mode
+    (``isolation_level=None``), where ``with conn:`` alone opens none: each statement would commit on its own."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _split(script: str) -> list[str]:

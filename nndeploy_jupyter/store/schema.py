@@ -60,4 +60,17 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tasks ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0
     """,
+    # 5: batches (POST queue/batch): one id grouping the tasks of one request, each at its entry's index.
+    """
+    CREATE TABLE batches (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL DEFAULT '',
+        source       TEXT,
+        submitted_at REAL NOT NULL,
+        total        INTEGER NOT NULL
+    );
+    ALTER TABLE tasks ADD COLUMN batch_id TEXT REFERENCES batches (id);
+    ALTER TABLE tasks ADD COLUMN batch_index INTEGER;
+    CREATE INDEX tasks_batch ON tasks (batch_id, batch_index)
+    """,
 ]

@@ -18,6 +18,8 @@ from ..errors import NotFound
 from ..schemas import (
     FINAL_STATES,
     IN_FLIGHT_STATES,
+    BatchInfo,
+    BatchMember,
     Graph,
     History,
     Params,
@@ -26,7 +28,8 @@ from ..schemas import (
     TaskRecord,
     TaskState,
 )
-from .database import Database
+from ..schemas.batches import empty_counts
+from .database import Database, transaction
 
 # Where each state may be reached from: the guard of every transition.
 _SOURCES: dict[TaskState, tuple[TaskState, ...]] = {
@@ -47,6 +50,16 @@ class Queued:
     name: str = field(compare=False)
     graph: Graph = field(compare=False, repr=False)
     download: bool = field(default=False, compare=False)  # fetch the graph's *_url_ resources first
+    batch_id: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """One task of a batch, as it is recorded."""
+
+    task_id: str
+    graph: Graph
+    params: Params | None
 
 
 class TaskStore:
@@ -56,11 +69,44 @@ class TaskStore:
 
     async def insert(self, task_id: str, graph: Graph, *, priority: int, name: str, source: str | None,
                      params: Params | None, download: bool) -> Queued:
-        row = {"id": task_id, "priority": priority, "name": name, "graph": json.dumps(graph), "source": source,
-               "params": json.dumps(params) if params else None, "submitted_at": time.time(),
-               "download": int(download)}
-        seq = await self.db.run(lambda conn: _insert(conn, row))
+        row = _row(NewTask(task_id, graph, params), priority=priority, name=name, source=source, download=download)
+        seq = await self.db.run(lambda conn: _insert(conn, [row])[0])
         return Queued(priority, seq, task_id, name, graph, download)
+
+    async def insert_batch(self, batch_id: str, tasks: list[NewTask], *, priority: int, name: str,
+                           source: str | None, batch_name: str) -> list[Queued]:
+        """Record a batch and its tasks, PENDING, in one transaction (a thousand tasks: one write, not a thousand).
+        The rows are made on the database thread too: a graph's JSON text, ten thousand times, takes a while."""
+        def _write(conn: sqlite3.Connection) -> list[int]:
+            rows = [_row(task, priority=priority, name=name, source=source, batch_id=batch_id, batch_index=index)
+                    for index, task in enumerate(tasks)]
+            batch = {"id": batch_id, "name": batch_name, "source": source, "submitted_at": rows[0]["submitted_at"],
+                     "total": len(rows)}
+            return _insert(conn, rows, batch)
+
+        seqs = await self.db.run(_write)
+        return [Queued(priority, seq, task.task_id, name, task.graph, batch_id=batch_id)
+                for seq, task in zip(seqs, tasks, strict=True)]
+
+    async def batch(self, batch_id: str) -> BatchInfo:
+        """How a batch stands: its tasks' states in entry order, counted. 404 for an unknown batch."""
+        info = await self.db.run(lambda conn: _batch(conn, batch_id))
+        if info is None:
+            raise NotFound(f"no batch with id {batch_id!r}")
+        return info
+
+    async def batch_records(self, batch_id: str) -> list[TaskRecord]:
+        """The records of a batch's tasks still kept, in entry order. 404 for an unknown batch."""
+        def _rows(conn: sqlite3.Connection) -> list[TaskRecord] | None:
+            if conn.execute("SELECT 1 FROM batches WHERE id = ?", (batch_id,)).fetchone() is None:
+                return None
+            rows = conn.execute("SELECT * FROM tasks WHERE batch_id = ? ORDER BY batch_index", (batch_id,))
+            return [_record(row) for row in rows]
+
+        records = await self.db.run(_rows)
+        if records is None:
+            raise NotFound(f"no batch with id {batch_id!r}")
+        return records
 
     async def get(self, task_id: str) -> TaskRecord:
         records = await self.db.run(lambda conn: _records(conn, [task_id]))
@@ -91,10 +137,10 @@ class TaskStore:
 
     async def pending(self) -> list[Queued]:
         def _pending(conn: sqlite3.Connection) -> list[Queued]:
-            rows = conn.execute("SELECT id, priority, seq, name, graph, download FROM tasks WHERE state = ?",
+            rows = conn.execute("SELECT id, priority, seq, name, graph, download, batch_id FROM tasks WHERE state = ?",
                                 (TaskState.PENDING,)).fetchall()
-            return [Queued(r["priority"], r["seq"], r["id"], r["name"], json.loads(r["graph"]), bool(r["download"]))
-                    for r in rows]
+            return [Queued(r["priority"], r["seq"], r["id"], r["name"], json.loads(r["graph"]), bool(r["download"]),
+                           r["batch_id"]) for r in rows]
 
         return await self.db.run(_pending)
 
@@ -105,10 +151,20 @@ class TaskStore:
 
         return await self.db.run(_ids)
 
+    async def live_paths(self) -> set[str]:
+        """Every ``path_`` the top-level nodes of the tasks not yet ended name (what their workers will read)."""
+        def _paths(conn: sqlite3.Connection) -> set[str]:
+            rows = conn.execute("SELECT graph FROM tasks WHERE state IN (?, ?, ?)", (TaskState.PENDING,
+                                                                                   *IN_FLIGHT_STATES))
+            return {node["path_"] for row in rows for node in json.loads(row["graph"]).get("node_repository_") or []
+                    if isinstance(node, dict) and isinstance(node.get("path_"), str)}
+
+        return await self.db.run(_paths)
+
     async def fetched(self, task_id: str) -> None:
         """The task's downloads are done: a restart queues it without fetching again."""
         def _fetched(conn: sqlite3.Connection) -> None:
-            with conn:
+            with transaction(conn):
                 conn.execute("UPDATE tasks SET download = 0 WHERE id = ?", (task_id,))
 
         await self.db.run(_fetched)
@@ -124,7 +180,7 @@ class TaskStore:
     async def request_cancel(self, task_id: str) -> TaskRecord | None:
         """Note that a cancel was asked for a task on an executor; None if it is no longer there."""
         def _request(conn: sqlite3.Connection) -> TaskRecord | None:
-            with conn:
+            with transaction(conn):
                 moved = conn.execute("UPDATE tasks SET cancel_requested = 1 WHERE id = ? AND state IN (?, ?)",
                                      (task_id, *IN_FLIGHT_STATES)).rowcount
             return _records(conn, [task_id])[0] if moved else None
@@ -134,14 +190,44 @@ class TaskStore:
 
 # -- on the database thread -------------------------------------------------------------------------
 
-def _insert(conn: sqlite3.Connection, row: dict[str, Any]) -> int:
-    with conn:
-        cursor = conn.execute(
-            "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at, download) "
-            "VALUES (:id, :state, :priority, :name, :graph, :source, :params, :submitted_at, :download)",
-            {**row, "state": TaskState.PENDING})
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+def _row(task: NewTask, *, priority: int, name: str, source: str | None, download: bool = False,
+         batch_id: str | None = None, batch_index: int | None = None) -> dict[str, Any]:
+    return {"id": task.task_id, "state": TaskState.PENDING, "priority": priority, "name": name,
+            "graph": json.dumps(task.graph), "source": source,
+            "params": json.dumps(task.params) if task.params else None, "submitted_at": time.time(),
+            "download": int(download), "batch_id": batch_id, "batch_index": batch_index}
+
+
+def _insert(conn: sqlite3.Connection, rows: list[dict[str, Any]], batch: dict[str, Any] | None = None) -> list[int]:
+    """Insert ``rows`` (and their batch first), one transaction; their ``seq``, in order."""
+    seqs = []
+    with transaction(conn):
+        if batch is not None:
+            conn.execute("INSERT INTO batches (id, name, source, submitted_at, total) "
+                         "VALUES (:id, :name, :source, :submitted_at, :total)", batch)
+        for row in rows:
+            cursor = conn.execute(
+                "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at, download, "
+                "batch_id, batch_index) VALUES (:id, :state, :priority, :name, :graph, :source, :params, "
+                ":submitted_at, :download, :batch_id, :batch_index)", row)
+            assert cursor.lastrowid is not None
+            seqs.append(cursor.lastrowid)
+    return seqs
+
+
+def _batch(conn: sqlite3.Connection, batch_id: str) -> BatchInfo | None:
+    batch = conn.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
+    if batch is None:
+        return None
+    members = [BatchMember(task_id=r["id"], index=r["batch_index"], state=r["state"], error=r["error"])
+               for r in conn.execute("SELECT id, batch_index, state, error FROM tasks WHERE batch_id = ? "
+                                     "ORDER BY batch_index", (batch_id,))]
+    counts = empty_counts()
+    for member in members:
+        counts[member.state.value] += 1
+    return BatchInfo(batch_id=batch_id, name=batch["name"], source=batch["source"], ts_submit=batch["submitted_at"],
+                     total=batch["total"], counts=counts, finished=all(m.state.final for m in members),
+                     expired=batch["total"] - len(members), tasks=members)
 
 
 def _transition(conn: sqlite3.Connection, task_ids: list[str], state: TaskState, outcome: RunOutcome | None,
@@ -157,7 +243,7 @@ def _transition(conn: sqlite3.Connection, task_ids: list[str], state: TaskState,
     else:
         sets = f"state = ?, {_STAMPS[state]} = ?, worker_pid = COALESCE(?, worker_pid)"
         values = (state, now, worker_pid)
-    with conn:
+    with transaction(conn):
         moved = [task_id for task_id in task_ids
                  if conn.execute(f"UPDATE tasks SET {sets} WHERE {guard}", (*values, task_id, *sources)).rowcount]
         if outcome is not None and moved:
@@ -171,8 +257,10 @@ def _trim_history(conn: sqlite3.Connection, limit: int) -> None:
         "SELECT finished_at, seq FROM tasks WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, seq DESC "
         "LIMIT 1 OFFSET ?", (max(limit - 1, 0),)).fetchone()
     if oldest_kept is not None:
-        conn.execute("DELETE FROM tasks WHERE finished_at < ? OR (finished_at = ? AND seq < ?)",
-                     (oldest_kept["finished_at"], oldest_kept["finished_at"], oldest_kept["seq"]))
+        trimmed = conn.execute("DELETE FROM tasks WHERE finished_at < ? OR (finished_at = ? AND seq < ?)",
+                               (oldest_kept["finished_at"], oldest_kept["finished_at"], oldest_kept["seq"])).rowcount
+        if trimmed:  # a batch goes with its last task
+            conn.execute("DELETE FROM batches WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE batch_id = batches.id)")
 
 
 def _records(conn: sqlite3.Connection, task_ids: list[str]) -> list[TaskRecord]:
@@ -194,5 +282,5 @@ def _record(row: sqlite3.Row) -> TaskRecord:
         params=loads(row["params"], None), ts_submit=row["submitted_at"], ts_dispatch=row["dispatched_at"],
         ts_start=row["started_at"], ts_finish=row["finished_at"], worker_pid=row["worker_pid"], error=row["error"],
         time_profile=loads(row["time_profile"], {}), values=loads(row["result_values"], {}),
-        outputs=loads(row["outputs"], []), cancel_requested=bool(row["cancel_requested"]),
+        outputs=loads(row["outputs"], []), cancel_requested=bool(row["cancel_requested"]), batch_id=row["batch_id"],
     )

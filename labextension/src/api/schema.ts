@@ -14,6 +14,110 @@ export type TaskState = 'PENDING' | 'DISPATCHED' | 'RUNNING' | 'SUCCEEDED' | 'FA
  */
 export type WorkerState = 'STARTING' | 'READY' | 'BUSY' | 'RESTARTING' | 'CRASHED';
 
+export interface BatchCreated {
+  batch_id: string;
+  /**
+   * one per entry, in the entries' order
+   */
+  task_ids: string[];
+}
+/**
+ * One task of a batch: its own parameters and input files, over the batch's.
+ */
+export interface BatchEntry {
+  /**
+   * {"<node name_>": {"<key>": value}}, over the batch's
+   */
+  params: {
+    [k: string]: {
+      [k: string]: unknown;
+    };
+  };
+  /**
+   * {"<Input node name_>": "resources/..."}: the file (or folder) that node reads, its path_
+   */
+  inputs: {
+    [k: string]: string;
+  };
+}
+/**
+ * ``GET batch/{id}``: how far a batch is. Tasks beyond the history limit are gone from ``tasks`` (``expired``).
+ */
+export interface BatchInfo {
+  batch_id: string;
+  name: string;
+  /**
+   * 'workflow:<id>' or 'template:<id>' when queued by id
+   */
+  source: string | null;
+  /**
+   * epoch seconds
+   */
+  ts_submit: number;
+  /**
+   * tasks submitted
+   */
+  total: number;
+  /**
+   * tasks by state, every state named (0 when none)
+   */
+  counts: {
+    [k: string]: number;
+  };
+  /**
+   * every task has ended
+   */
+  finished: boolean;
+  /**
+   * ended tasks the history no longer keeps (history_limit)
+   */
+  expired: number;
+  /**
+   * in the entries' order
+   */
+  tasks: BatchMember[];
+}
+export interface BatchMember {
+  task_id: string;
+  /**
+   * its entry's index in the request
+   */
+  index: number;
+  state: TaskState;
+  error: string | null;
+}
+/**
+ * Run one graph once per entry. Every entry is checked before any task is queued: a bad one is a 400 naming
+ * its index, and nothing is queued.
+ */
+export interface BatchRequest {
+  workflow_id: string | null;
+  template_id: string | null;
+  graph: {
+    [k: string]: unknown;
+  } | null;
+  /**
+   * @minItems 1
+   * @maxItems 100000
+   */
+  entries: [BatchEntry, ...BatchEntry[]];
+  /**
+   * parameters every entry starts from
+   */
+  params: {
+    [k: string]: {
+      [k: string]: unknown;
+    };
+  };
+  /**
+   * of every task of the batch
+   */
+  priority: number;
+  /**
+   * a label for the batch (default: the graph's name_)
+   */
+  name: string;
+}
 /**
  * What a client sends: follow a task (or ``"*"``: every task), replaying what came after ``since``.
  */
@@ -119,6 +223,10 @@ export interface StatusEvent {
   error: string | null;
   worker_pid: number | null;
   cancel_requested: boolean;
+  /**
+   * the task's batch (POST queue/batch), or null
+   */
+  batch_id: string | null;
   /**
    * sent on bind, not a new transition
    */
@@ -381,6 +489,10 @@ export interface TaskRecord {
    * a cancel was asked for; the end follows on the socket
    */
   cancel_requested: boolean;
+  /**
+   * the batch it was submitted with (POST queue/batch), or null
+   */
+  batch_id: string | null;
 }
 export interface PluginUploaded {
   filename: string;

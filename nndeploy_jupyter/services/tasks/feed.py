@@ -3,8 +3,9 @@
 Binding a task replays its buffered events after ``since``, then a ``status`` snapshot of its current state
 (``snapshot: true``) and, for an ended task whose outcome left the buffer (or a restart emptied it), its
 ``memory`` and ``task_run_info`` rebuilt from its record: a client that binds late still learns the outcome.
-``"*"`` follows every task and gets a snapshot of each task not yet ended. A download job's channel
-(``download-...``) replays its events; the rest follow live.
+``"*"`` follows every task and gets a snapshot of each task not yet ended. A batch's channel (``batch-...``)
+follows the status events of its tasks and gets a snapshot of each (ended ones from the store, the others as
+they stand now). A download job's channel (``download-...``) replays its events; the rest follow live.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...errors import NotFound
-from ...schemas import EventEnvelope, MemoryEvent, StatusEvent, TaskRecord, TaskRunInfoEvent
+from ...schemas import BATCH_ID_PREFIX, EventEnvelope, MemoryEvent, StatusEvent, TaskRecord, TaskRunInfoEvent
 from ...store.tasks import TaskStore
 from ..downloads import Downloads, is_download_job
 from ..events import ALL_TASKS, EventHub, Subscription
@@ -20,7 +21,8 @@ from ..events import ALL_TASKS, EventHub, Subscription
 
 def status_of(record: TaskRecord) -> StatusEvent:
     return StatusEvent(task_id=record.task_id, state=record.state, name=record.name, priority=record.priority,
-                       error=record.error, worker_pid=record.worker_pid, cancel_requested=record.cancel_requested)
+                       error=record.error, worker_pid=record.worker_pid, cancel_requested=record.cancel_requested,
+                       batch_id=record.batch_id)
 
 
 def outcome_events(record: TaskRecord) -> tuple[MemoryEvent, TaskRunInfoEvent]:
@@ -51,6 +53,8 @@ class TaskFeed:
         if channel == ALL_TASKS:
             self.hub.bind(sub, ALL_TASKS)
             return [self._snapshot(status) for status in list(self.live.values())]
+        if channel.startswith(BATCH_ID_PREFIX):
+            return await self._follow_batch(sub, channel)
         if is_download_job(channel):
             if not self.downloads.knows(channel):
                 raise NotFound(f"no download job with id {channel!r}")
@@ -70,6 +74,22 @@ class TaskFeed:
             flag, message = info.envelope()
             sent += [self.hub.stamp(memory, flag=flag, message=message), self.hub.stamp(info)]
         return sent
+
+    async def _follow_batch(self, sub: Subscription, batch_id: str) -> list[EventEnvelope]:
+        self.hub.bind(sub, batch_id)  # first: a change after the store's answer is sent live
+        try:
+            info = await self.store.batch(batch_id)
+        except NotFound:
+            self.hub.unbind(sub, batch_id)
+            raise
+        statuses = []
+        for member in info.tasks:  # read after the await: a task not ended has its current status in live
+            if member.state.final:
+                statuses.append(StatusEvent(task_id=member.task_id, state=member.state, error=member.error,
+                                            batch_id=batch_id))
+            elif (status := self.live.get(member.task_id)) is not None:
+                statuses.append(status)  # (absent: it ended during the await, and its end went out live)
+        return [self._snapshot(status) for status in statuses]
 
     def _snapshot(self, status: StatusEvent) -> EventEnvelope:
         return self.hub.stamp(status.model_copy(update={"snapshot": True}))

@@ -24,7 +24,11 @@ from dataclasses import dataclass
 from ...errors import ApiError, Conflict, Unavailable
 from ...runtime.executor import Executor, ExecutorEvent, ExecutorTask, Started
 from ...schemas import (
+    BATCH_ID_PREFIX,
     DEFAULT_PRIORITY,
+    BatchCreated,
+    BatchEntry,
+    BatchInfo,
     EventEnvelope,
     Graph,
     History,
@@ -42,9 +46,11 @@ from ..catalogue import NodeCatalogue
 from ..downloads import Downloads
 from ..events import EventHub, Subscription
 from ..validation import apply_params, validate_graph
+from .batches import prepare_batch
 from .feed import TaskFeed, publish_outcome, status_of
 
 INTERRUPTED_REASON = "the server stopped while the task was dispatched or running"
+PUBLISH_CHUNK = 500  # a batch's PENDING events go out this many per loop turn
 
 
 @dataclass
@@ -83,8 +89,7 @@ class TaskQueue:
         await self._transition(await self.store.in_flight(), TaskState.INTERRUPTED,
                                outcome=RunOutcome(state=TaskState.INTERRUPTED, error=INTERRUPTED_REASON))
         for entry in await self.store.pending():
-            self._live[entry.task_id] = StatusEvent(task_id=entry.task_id, state=TaskState.PENDING,
-                                                    name=entry.name, priority=entry.priority)
+            self._live[entry.task_id] = _pending_status(entry)
             self._admit(entry)
         self._dispatcher = asyncio.ensure_future(self._dispatch_loop())
 
@@ -117,19 +122,56 @@ class TaskQueue:
                      params: Params | None = None, download: bool = False) -> str:
         """Validate ``graph`` (with ``params`` applied), record it PENDING and queue it; return its id. 503 while the
         executor says tasks cannot run (it says why)."""
-        if (reason := self.executor.unavailable()) is not None:
-            raise Unavailable(f"tasks cannot run: {reason}")
+        self._check_available()
         schemas = await self.catalogue.schemas()
         if params:
             graph = apply_params(graph, params, schemas)
         # With downloads, input files may be among those to fetch: they are checked again once fetched.
         await asyncio.to_thread(validate_graph, graph, schemas, self.workspace, download)
-        name = graph.get("name_") if isinstance(graph.get("name_"), str) else ""
-        entry = await self.store.insert(str(uuid.uuid4()), graph, priority=priority, name=name, source=source,
-                                        params=params, download=download)
-        self._publish(StatusEvent(task_id=entry.task_id, state=TaskState.PENDING, name=name, priority=priority))
+        entry = await self.store.insert(str(uuid.uuid4()), graph, priority=priority, name=_name(graph),
+                                        source=source, params=params, download=download)
+        self._publish(_pending_status(entry))
         self._admit(entry)
         return entry.task_id
+
+    async def submit_batch(self, graph: Graph, entries: list[BatchEntry], *, params: Params | None = None,
+                           priority: int = DEFAULT_PRIORITY, source: str | None = None,
+                           name: str = "") -> BatchCreated:
+        """One task per entry, grouped under a new batch id. Every entry is checked first (400 ``entry <i>: …``,
+        nothing queued); then all are recorded in one transaction and queued."""
+        self._check_available()
+        schemas = await self.catalogue.schemas()
+        batch_id = BATCH_ID_PREFIX + str(uuid.uuid4())
+        tasks = await asyncio.to_thread(prepare_batch, graph, params or {}, entries, batch_id, schemas,
+                                        self.workspace)
+        queued = await self.store.insert_batch(batch_id, tasks, priority=priority, name=_name(graph), source=source,
+                                               batch_name=name or _name(graph))
+        for start in range(0, len(queued), PUBLISH_CHUNK):
+            for entry in queued[start:start + PUBLISH_CHUNK]:
+                self._publish(_pending_status(entry))
+                self._enqueue(entry)
+            await asyncio.sleep(0)  # ten thousand events: let other requests and sockets in between
+        return BatchCreated(batch_id=batch_id, task_ids=[entry.task_id for entry in queued])
+
+    async def batch(self, batch_id: str) -> BatchInfo:
+        return await self.store.batch(batch_id)
+
+    async def batch_records(self, batch_id: str) -> list[TaskRecord]:
+        return await self.store.batch_records(batch_id)
+
+    async def cancel_batch(self, batch_id: str) -> BatchInfo:
+        """Cancel every task of the batch not yet ended, as :meth:`cancel` does each (ended ones stay as they are);
+        answered at once with how the batch stands."""
+        info = await self.store.batch(batch_id)
+        open_ids = [member.task_id for member in info.tasks if not member.state.final]
+        await self._cancel_pending(open_ids, "cancelled with its batch")
+        for task_id in open_ids:
+            await self._stop_flight(task_id)
+        return await self.store.batch(batch_id)
+
+    def _check_available(self) -> None:
+        if (reason := self.executor.unavailable()) is not None:
+            raise Unavailable(f"tasks cannot run: {reason}")
 
     def live_states(self) -> dict[str, TaskState]:
         """The state of every task not yet ended (pending, downloading, dispatched, running), from memory."""
@@ -158,34 +200,42 @@ class TaskQueue:
         if job is not None and job.cancel():
             await asyncio.gather(job, return_exceptions=True)
             return await self._end(task_id, "cancelled while its downloads ran")
-        flight = self._flights.get(task_id)
-        if flight is not None and not flight.cancel_requested:
-            flight.cancel_requested = True
-            self._publish_all([record] if (record := await self.store.request_cancel(task_id)) else [])
-            await self.executor.cancel(task_id)
+        on_executor = await self._stop_flight(task_id)
         record = await self.store.get(task_id)
-        if record.state.final and flight is None:
+        if record.state.final and not on_executor:
             raise Conflict(f"task {task_id} has already ended: {record.state}")
         return record
 
     async def flush(self) -> list[str]:
         """Cancel every pending task; each gets its status events, then one ``system`` summary goes out."""
-        queued = list(self._queued)
-        self._queued.clear()
+        cancelled = await self._cancel_pending([*self._queued, *self._fetching], "flushed from the queue")
         self._heap.clear()
-        # Stopped now, before an await lets one finish; a job that has just queued its task was flushed above,
-        # and one that has just ended on its own is not cancelled (its end is recorded already).
-        fetching = {t: job for t, job in self._fetching.items() if t not in queued and job.cancel()}
-        ended = await self._transition(queued, TaskState.CANCELLED,
-                                       outcome=RunOutcome(state=TaskState.CANCELLED, error="flushed from the queue"))
-        await asyncio.gather(*fetching.values(), return_exceptions=True)
-        ended += await self._transition(
-            list(fetching), TaskState.CANCELLED,
-            outcome=RunOutcome(state=TaskState.CANCELLED, error="flushed from the queue while its downloads ran"))
-        cancelled = [record.task_id for record in ended]
         self.events.publish(SystemEvent(event="queue_flushed", detail={"cancelled": cancelled}),
                             message="queue flushed")
         return cancelled
+
+    async def _cancel_pending(self, task_ids: list[str], reason: str) -> list[str]:
+        """Those of ``task_ids`` still pending (queued, or fetching their downloads) end CANCELLED; their ids."""
+        queued = [task_id for task_id in task_ids if self._queued.pop(task_id, None) is not None]  # heap goes stale
+        # Stopped now, before an await lets one finish; a job that has just queued its task was taken above,
+        # and one that has just ended on its own is not cancelled (its end is recorded already).
+        fetching = {t: job for t in task_ids if t not in queued and (job := self._fetching.get(t)) and job.cancel()}
+        ended = await self._transition(queued, TaskState.CANCELLED,
+                                       outcome=RunOutcome(state=TaskState.CANCELLED, error=reason))
+        await asyncio.gather(*fetching.values(), return_exceptions=True)
+        ended += await self._transition(
+            list(fetching), TaskState.CANCELLED,
+            outcome=RunOutcome(state=TaskState.CANCELLED, error=f"{reason} while its downloads ran"))
+        return [record.task_id for record in ended]
+
+    async def _stop_flight(self, task_id: str) -> bool:
+        """Ask the executor to stop the task if it holds it (once: ``cancel_requested``); whether it holds it."""
+        flight = self._flights.get(task_id)
+        if flight is not None and not flight.cancel_requested:
+            flight.cancel_requested = True
+            self._publish_all([record] if (record := await self.store.request_cancel(task_id)) else [])
+            await self.executor.cancel(task_id)
+        return flight is not None
 
     # -- before the executor --------------------------------------------------------------------------
 
@@ -310,3 +360,12 @@ class TaskQueue:
         else:
             self._live[status.task_id] = status
         self.events.publish(status)
+
+
+def _name(graph: Graph) -> str:
+    return graph["name_"] if isinstance(graph.get("name_"), str) else ""
+
+
+def _pending_status(entry: Queued) -> StatusEvent:
+    return StatusEvent(task_id=entry.task_id, state=TaskState.PENDING, name=entry.name, priority=entry.priority,
+                       batch_id=entry.batch_id)
