@@ -99,8 +99,16 @@ def open_lab(browser, server: JupyterProcess, path: str = "lab", color_scheme: s
 def open_panel(browser, server: JupyterProcess, **kwargs):
     page = open_lab(browser, server, **kwargs)
     page.locator(TAB).wait_for()
-    if not page.locator(PANEL).is_visible():  # JupyterLab may have restored it open: a click would close it
-        page.locator(TAB).click()
+    for _ in range(3):  # JupyterLab may restore it open just after a click (which then closes it): look again
+        if not page.locator(PANEL).is_visible():
+            page.locator(TAB).click()
+        try:
+            page.locator(PANEL).wait_for(timeout=5_000)
+            page.wait_for_timeout(300)
+            if page.locator(PANEL).is_visible():
+                return page
+        except Exception:  # playwright's TimeoutError: click again
+            continue
     page.locator(PANEL).wait_for()
     return page
 

@@ -3,7 +3,7 @@
  * shown when the row is expanded); Run, Open as graph, Save as workflow.
  */
 import { MimeModel, IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { caretDownIcon, caretRightIcon, fileIcon, runIcon, saveIcon } from '@jupyterlab/ui-components';
+import { caretDownIcon, caretRightIcon, fileIcon, runIcon, saveIcon, settingsIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
@@ -74,6 +74,7 @@ function TemplateRow(props: {
       actions={[
         { label: `${open ? 'Hide' : 'Show'} the readme of ${name}`, icon: open ? caretDownIcon : caretRightIcon, onClick: () => setOpen(!open) },
         { label: `Run ${name}`, icon: runIcon, onClick: () => void commands.execute(CommandIDs.run, args) },
+        { label: `Run ${name} with parameters`, icon: settingsIcon, onClick: () => void commands.execute(CommandIDs.runWithParameters, args) },
         { label: `Open ${name} as a graph`, icon: fileIcon, onClick: () => void commands.execute(CommandIDs.openGraph, args) },
         { label: `Save ${name} as a workflow`, icon: saveIcon, onClick: () => void commands.execute(CommandIDs.saveTemplate, args) }
       ]}
