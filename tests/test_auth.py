@@ -10,7 +10,8 @@ from tornado.httpclient import HTTPClientError
 
 from nndeploy_jupyter.handlers import ROUTES
 
-SAMPLE = {"workflow_id": "some-id", "template_id": "some-id", "task_id": "some-id", "batch_id": "some-id", "path": "some/where"}
+SAMPLE = {"workflow_id": "some-id", "template_id": "some-id", "task_id": "some-id", "batch_id": "some-id",
+          "path": "some/where"}
 
 
 def concrete(pattern: str) -> str:

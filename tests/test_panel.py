@@ -155,7 +155,7 @@ def test_upload_an_image_then_run_with_it_as_the_decoders_path(browser, lab: Jup
     path = dialog.locator("#jp-NndeployRunForm_ImageDecode_path_")
     path.fill("resources/images/my photo.jpg")
     keep_screenshot(page, "panel-run-with-parameters")
-    dialog.locator(f'button[aria-label="Run {TEMPLATE} with these parameters"]').click()
+    dialog.locator("button.jp-mod-accept", has_text="Run").click()
     page.locator(f'{PANEL} .jp-NndeployPanel-row[data-kind="task"] .jp-NndeployTask-state',
                  has_text="SUCCEEDED").first.wait_for()
     history = lab.get("nndeploy/api/queue/history")["result"]["items"]
