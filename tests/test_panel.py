@@ -155,9 +155,12 @@ def test_upload_an_image_then_run_with_it_as_the_decoders_path(browser, lab: Jup
     path = dialog.locator("#jp-NndeployRunForm_ImageDecode_path_")
     path.fill("resources/images/my photo.jpg")
     keep_screenshot(page, "panel-run-with-parameters")
+    ended_before = lab.get("nndeploy/api/queue/history")["result"]["total"]
     dialog.locator("button.jp-mod-accept", has_text="Run").click()
-    page.locator(f'{PANEL} .jp-NndeployPanel-row[data-kind="task"] .jp-NndeployTask-state',
-                 has_text="SUCCEEDED").first.wait_for()
+    # The panel's history gains one row (earlier tests' runs of the template are there too).
+    rows = f'{PANEL} ul[aria-label="History"] .jp-NndeployPanel-row[data-kind="task"]'
+    page.wait_for_function("([rows, before]) => document.querySelectorAll(rows).length > before",
+                           arg=[rows, ended_before])
     history = lab.get("nndeploy/api/queue/history")["result"]["items"]
     assert history[0]["params"] == {"ImageDecode": {"path_": "resources/images/my photo.jpg"}}
     assert history[0]["state"] == "SUCCEEDED"
