@@ -137,3 +137,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.section("figures measured by the tests")
         for text in _figures:
             terminalreporter.line(text)
+
+
+def wait_until(check, timeout: float, what: str):
+    """Poll ``check`` (blocking, for tests outside the event loop) until it returns something true."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return result

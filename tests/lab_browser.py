@@ -97,7 +97,11 @@ def open_lab(browser, server: JupyterProcess, path: str = "lab", color_scheme: s
 
 
 def open_panel(browser, server: JupyterProcess, **kwargs):
-    page = open_lab(browser, server, **kwargs)
+    return show_panel(open_lab(browser, server, **kwargs))
+
+
+def show_panel(page):
+    """Bring the nndeploy panel into view in a loaded JupyterLab page."""
     page.locator(TAB).wait_for()
     for _ in range(3):  # JupyterLab may restore it open just after a click (which then closes it): look again
         if not page.locator(PANEL).is_visible():

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import graphs
 import pytest
-from conftest import figure
+from conftest import figure, wait_until
 from jupyter_process import JupyterProcess
-from lab_browser import PANEL, REQUIRES_BROWSER, keep_screenshot, open_lab, open_panel, start_lab
+from lab_browser import PANEL, REQUIRES_BROWSER, keep_screenshot, open_lab, open_panel, show_panel, start_lab
 
 pytestmark = REQUIRES_BROWSER
 
@@ -226,16 +226,32 @@ def test_open_sections_are_restored_on_reload(browser, lab: JupyterProcess):
     title.click()
     page.wait_for_function(f"() => document.querySelector('{PANEL} .lm-AccordionPanel-title')"
                            ".getAttribute('aria-expanded') === 'false'")
-    page.wait_for_timeout(500)  # the state database saves on its own schedule
+    wait_saved(lab, templates_open=False)
     page.reload()
     page.wait_for_selector("#jupyterlab-splash", state="detached")
+    show_panel(page)
     page.locator(f"{PANEL} .lm-AccordionPanel-title", has_text="Workflows").wait_for()
+    page.evaluate("async () => { await window.jupyterapp.restored; }")  # the layout, with the sections, is restored
     assert title.get_attribute("aria-expanded") == "false"
     title.click()  # leave it open for the other tests
     page.wait_for_function(f"() => document.querySelector('{PANEL} .lm-AccordionPanel-title')"
                            ".getAttribute('aria-expanded') === 'true'")
-    page.wait_for_timeout(500)
+    wait_saved(lab, templates_open=True)
     page.close()
+
+
+def wait_saved(lab: JupyterProcess, templates_open: bool) -> None:
+    """Wait until the workspace file holds the panel's sections as shown: JupyterLab saves its layout on its own
+    schedule, and the next page load reads it from there."""
+    def saved() -> bool:
+        for file in (lab.root_dir.parent / "lab-workspaces").glob("default-*.jupyterlab-workspace"):
+            try:
+                layout = json.loads(file.read_text())["data"]["layout-restorer:data"]
+                return layout["left"]["widgetStates"]["nndeploy-jupyter-panel"]["expansionStates"][0] is templates_open
+            except (ValueError, KeyError, IndexError):  # being written, or not saved yet
+                return False
+        return False
+    wait_until(saved, timeout=60, what="the workspace to be saved")
 
 
 def test_every_control_says_its_action_and_target(browser, lab: JupyterProcess):

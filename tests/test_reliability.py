@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import figure, submit, wait_for
+from conftest import figure, submit, wait_for, wait_until
 from graphs import canny_image_graph, fault_graph, value_graph, video_graph, write_fault_plugin
 from jupyter_process import JupyterProcess
 from websockets.exceptions import ConnectionClosed
@@ -159,14 +159,6 @@ async def test_a_hundred_worker_deaths_in_a_row(api, jp_ws_fetch, workspace: Pat
 # -- the server SIGKILLed mid-run -----------------------------------------------------------------------
 
 ENABLED = "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}"
-
-
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-    return result
 
 
 def test_a_server_killed_mid_run_loses_nothing(tmp_path: Path):

@@ -7,7 +7,6 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { IStateDB } from '@jupyterlab/statedb';
 
 import { NndeployClient } from './api/client';
 import { addCommands } from './commands';
@@ -39,18 +38,19 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   description: 'The nndeploy workbench in the left sidebar: templates, workflows, tasks and resources.',
   autoStart: true,
   requires: [INndeploy],
-  optional: [ILayoutRestorer, ICommandPalette, IRenderMimeRegistry, IStateDB],
+  optional: [ILayoutRestorer, ICommandPalette, IRenderMimeRegistry],
   activate: (
     app: JupyterFrontEnd,
     nndeploy: INndeploy,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    rendermime: IRenderMimeRegistry | null,
-    state: IStateDB | null
+    rendermime: IRenderMimeRegistry | null
   ) => {
     const { store, uploads, viewers } = nndeploy;
-    const panel = new NndeployPanel({ store, uploads, commands: app.commands, rendermime, state });
+    const panel = new NndeployPanel({ store, uploads, commands: app.commands, rendermime });
     app.shell.add(panel, 'left', { rank: 900 });
+    // The layout restorer also keeps which of the panel's sections are open (JupyterLab's shell saves a side
+    // panel's accordion states with the layout).
     restorer?.add(panel, panel.id);
     addCommands({ app, store, uploads, viewers, palette, panelId: PANEL_ID });
   }
