@@ -309,23 +309,38 @@ function addTaskCommands(context: ICommandsContext): void {
   store.taskEnded.connect((_, task) => notifyEnd(app, task));
 }
 
-/** A task that ends while the page is open says so; a burst of endings says it once. */
+/**
+ * A task that ends while the page is open says so. A burst of endings (a batch, a flush) is one notification
+ * that counts them, updated in place at most once a second while the burst lasts, not a toast per task.
+ */
 function notifyEnd(app: JupyterFrontEnd, task: ITask): void {
   ended.push(task);
   if (ended.length === 1) {
-    setTimeout(() => {
-      const batch = ended.splice(0);
-      if (batch.length === 1) {
-        notifyOne(app, batch[0]);
-      } else {
-        const failed = batch.filter(t => t.state !== 'SUCCEEDED').length;
-        const message = `${batch.length} nndeploy tasks ended: ${batch.length - failed} succeeded, ${failed} did not`;
-        (failed ? Notification.warning : Notification.success)(message, { autoClose: 5000 });
-      }
-    }, 250);
+    setTimeout(() => notifyEnded(app, ended.splice(0)), burst ? 1000 : 250);
   }
 }
+
+function notifyEnded(app: JupyterFrontEnd, tasks: ITask[]): void {
+  if (!burst && tasks.length === 1) {
+    notifyOne(app, tasks[0]);
+    return;
+  }
+  burst ??= { id: '', succeeded: 0, failed: 0, quiet: 0 };
+  burst.succeeded += tasks.filter(t => t.state === 'SUCCEEDED').length;
+  burst.failed += tasks.filter(t => t.state !== 'SUCCEEDED').length;
+  const { succeeded, failed } = burst;
+  const message = `${succeeded + failed} nndeploy tasks ended: ${succeeded} succeeded, ${failed} did not`;
+  const type = failed ? 'warning' : 'success';
+  if (burst.id && Notification.manager.has(burst.id)) {
+    Notification.update({ id: burst.id, message, type, autoClose: 5000 });
+  } else {
+    burst.id = Notification.emit(message, type, { autoClose: 5000 });
+  }
+  window.clearTimeout(burst.quiet);
+  burst.quiet = window.setTimeout(() => (burst = null), 5000); // the next ending after a quiet spell is news
+}
 const ended: ITask[] = [];
+let burst: { id: string; succeeded: number; failed: number; quiet: number } | null = null;
 
 function notifyOne(app: JupyterFrontEnd, task: ITask): void {
   const args = { taskId: task.id };

@@ -7,6 +7,7 @@
  */
 import { ReactWidget } from '@jupyterlab/apputils';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { NndeployStore } from '../model/store';
@@ -29,6 +30,26 @@ export abstract class StoreSection extends ReactWidget {
     this.store.changed.disconnect(this.update, this);
     super.dispose();
   }
+
+  /** A hidden section (the panel closed, or the section collapsed) does not redraw on every change of the
+   * store: it draws once, when it is shown again. */
+  protected onUpdateRequest(msg: Message): void {
+    if (!this.isVisible) {
+      this._stale = true;
+      return;
+    }
+    this._stale = false;
+    super.onUpdateRequest(msg);
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._stale) {
+      this.update();
+    }
+  }
+
+  private _stale = true;
 }
 
 export interface IAction {
@@ -126,16 +147,45 @@ export function Row(props: IRowProps): JSX.Element {
   );
 }
 
+/** How many rows a list draws at first, and how many more each time its end scrolls into view. */
+const ROWS_PER_PAGE = 100;
+
+/**
+ * A list that draws its rows a page at a time: a thousand workflows or history rows cost the first hundred
+ * until the user scrolls (or clicks "Show more"), so opening the panel and every redraw during a burst stay
+ * cheap. The rows drawn stay drawn.
+ */
 export function List(props: {
   label: string;
   empty: string;
   children: React.ReactNode[];
   dropProps?: React.HTMLAttributes<HTMLUListElement>;
 }): JSX.Element {
+  const [shown, setShown] = React.useState(ROWS_PER_PAGE);
+  const rest = props.children.length - shown;
   return (
     <ul className="jp-NndeployPanel-list" aria-label={props.label} {...props.dropProps}>
-      {props.children.length ? props.children : <li className="jp-NndeployPanel-empty">{props.empty}</li>}
+      {props.children.length ? props.children.slice(0, shown) : <li className="jp-NndeployPanel-empty">{props.empty}</li>}
+      {rest > 0 ? <ShowMore label={props.label} rest={rest} onShow={() => setShown(shown + ROWS_PER_PAGE)} /> : null}
     </ul>
+  );
+}
+
+function ShowMore(props: { label: string; rest: number; onShow: () => void }): JSX.Element {
+  const host = React.useRef<HTMLLIElement>(null);
+  const { onShow } = props;
+  React.useEffect(() => {
+    const observer = new IntersectionObserver(entries => entries.some(e => e.isIntersecting) && onShow());
+    observer.observe(host.current!);
+    return () => observer.disconnect();
+  }, [onShow]);
+  const next = Math.min(ROWS_PER_PAGE, props.rest);
+  return (
+    <li className="jp-NndeployPanel-more" ref={host}>
+      <button type="button" className="jp-Button jp-mod-minimal" aria-label={`Show ${next} more of ${props.rest} in ${props.label}`} onClick={onShow}>
+        Show {next} more ({props.rest} not shown)
+      </button>
+    </li>
   );
 }
 

@@ -14,6 +14,7 @@ import {
   stopIcon
 } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { FINAL_STATES, formatSeconds, ITask, NndeployStore } from '../model/store';
@@ -31,12 +32,14 @@ export class TasksSection extends StoreSection {
   }
 
   /** Elapsed times of running tasks move on: one render a second while some run. */
-  protected onAfterAttach(): void {
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
     this._clock = window.setInterval(() => this.store.queue.some(t => t.state === 'RUNNING') && this.update(), 1000);
   }
 
-  protected onBeforeDetach(): void {
+  protected onBeforeDetach(msg: Message): void {
     window.clearInterval(this._clock);
+    super.onBeforeDetach(msg);
   }
 
   render(): JSX.Element {
