@@ -188,6 +188,7 @@ class Task:
     def _apply(self, kind: str | None, result: dict[str, Any]) -> None:
         if kind == "status":
             self.error = result.get("error") or self.error
+            self.priority = result["priority"] if result.get("priority") is not None else self.priority
             self._set_state(result.get("state", self.state))
         elif kind == "progress":
             detail, counts = (result.get(k) if isinstance(result.get(k), dict) else {} for k in ("detail", "nodes"))
