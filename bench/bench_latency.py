@@ -48,6 +48,7 @@ import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the checkout's Client and server, not an older installed copy
 
 import graphs as fixtures  # noqa: E402  (the tests' graph builders and synthetic media)
 from jupyter_process import JupyterProcess, free_port  # noqa: E402
@@ -59,6 +60,7 @@ WAIT_SECONDS = 60  # one task's task_run_info; past it the task counts as missed
 UPSTREAM_START_SECONDS = 90
 HTTP_CONNECTIONS = 8
 HEAVY_BURST = 20
+CHECKOUT_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
 
 FLOOR_SCRIPT = textwrap.dedent("""
     import json, sys, time
@@ -275,7 +277,7 @@ def with_client(server: JupyterProcess, graph: dict, tasks: int) -> dict:
 
 async def measure_ours(root: Path, graphs: dict[str, dict], args: argparse.Namespace, workers: int) -> dict:
     server = JupyterProcess(root, "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}",
-                            f"--NnDeployExtension.max_workers={workers}").start()
+                            f"--NnDeployExtension.max_workers={workers}", env=CHECKOUT_ENV).start()
     try:
         api = Api(f"{server.url}nndeploy/api/", server.token)
         await api.connect()

@@ -160,6 +160,9 @@ class FakeCatalogue:
     async def schemas(self) -> NodeSchemas:
         return build_schemas({"dag": {"nodes": [{"nodeEntity": {"key_": FAKE_KEY}}]}, "node_keys": [FAKE_KEY]})
 
+    async def check(self, fn):
+        return await asyncio.to_thread(fn, await self.schemas())
+
     def invalidate(self) -> None:
         pass
 

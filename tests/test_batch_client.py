@@ -80,7 +80,8 @@ async def test_run_takes_an_array_a_pil_image_or_bytes_and_gives_arrays_back(cli
     shapes = {"array": (120, 200, 3), "pil": (60, 90, 3), "bytes": (48, 64, 3)}
     for kind, value in values.items():
         task = await asyncio.to_thread(client.run, graph, inputs={"Decode": value}, timeout=120)
-        [read] = task.record["params"]["Decode"].values()
+        record = await asyncio.to_thread(getattr, task, "record")  # read from the server on first use
+        [read] = record["params"]["Decode"].values()
         assert read.startswith("resources/inputs/"), read  # uploaded into a folder of its own
         assert (workspace / read).is_file()
         [edges] = (await asyncio.to_thread(task.images)).values()

@@ -173,6 +173,28 @@ async def test_run_template_by_name_then_change_a_parameter(client: Client) -> N
     assert finer.outputs == [path] and int((image > 0).sum()) > edges_before
 
 
+async def test_a_task_that_ended_on_the_stream_is_read_again_only_when_its_record_is_asked_for(client: Client):
+    """``run()`` returns on ``task_run_info``, which carries the outcome: no second request per task. The rest
+    of the record (timestamps, params) is read on first use."""
+    graph = await asyncio.to_thread(client.graph, "Image_Edge_Detection")
+    await asyncio.to_thread(client.run, graph, timeout=120)  # the stream is up from here on
+    sent: list[tuple[str, str]] = []
+    original = client.http.envelope
+
+    def envelope(method, path, *args, **kwargs):
+        sent.append((method, path))
+        return original(method, path, *args, **kwargs)
+
+    client.http.envelope = envelope
+    task = await asyncio.to_thread(client.run, graph, priority=7, timeout=120)
+    assert sent == [("POST", "queue")]
+    assert task.succeeded and task.outputs and task.time_profile["run_time"] > 0 and task.priority == 7
+    record = await asyncio.to_thread(getattr, task, "record")
+    assert sent[1:] == [("GET", f"queue/{task.id}")]
+    assert record["state"] == "SUCCEEDED" and record["ts_finish"] >= record["ts_start"] >= record["ts_submit"]
+    assert [o["path"] for o in record["outputs"]] == task.outputs
+
+
 async def test_run_graph_dict_and_file_without_waiting(client: Client, tmp_path: Path) -> None:
     templates = await asyncio.to_thread(client.templates)
     template_id = next(t["id"] for t in templates if t["name_"] == "Image_Edge_Detection")

@@ -8,16 +8,16 @@ WebSockets derive from :class:`ApiSocket`.
 Nagle's algorithm: an HTTP response needs nothing, Tornado sets ``TCP_NODELAY`` while it sends the end of each
 response. A WebSocket keeps its stream, and events come as a few small frames in a row (``status``, ``memory``,
 ``task_run_info``): with Nagle on, each frame after the first waits for the client's delayed ACK, 40 ms on Linux.
-:class:`ApiSocket` turns it off once the socket is open, and corks the socket (Linux ``TCP_CORK``) while one loop
-turn writes its frames, so a burst of them leaves in one segment rather than one segment (and one trip through the
-loopback's TCP stack) each.
+:class:`ApiSocket` turns it off once the socket is open, and writes the frames one loop turn produces together
+at the end of the turn, in one write: a burst of them leaves in one segment (one system call, one wake-up of the
+client) rather than one each.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import socket
+import struct
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -28,7 +28,8 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado.httputil import HTTPFile
 from tornado.ioloop import IOLoop
-from tornado.websocket import WebSocketHandler
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..errors import ApiError, BadRequest, TooLarge
 from ..services.graphs import load_json
@@ -36,7 +37,6 @@ from .openapi import Operation
 
 M = TypeVar("M", bound=BaseModel)
 AUTH_RESOURCE = "nndeploy"
-TCP_CORK = getattr(socket, "TCP_CORK", None)  # Linux only; elsewhere frames go out one by one
 
 
 class ApiHandler(ExtensionHandlerMixin, APIHandler):
@@ -147,28 +147,44 @@ class ApiSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):  # Jupyter's 
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"flag": "error", "message": self._reason}))
 
-    _socket: socket.socket | None = None
-    _corked = False
+    _pending: list[str] | None = None  # frames of this loop turn, written when it ends
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)  # keep-alive pings
         self.set_nodelay(True)  # see the module's docstring: small frames go out at once
-        stream = self.ws_connection.stream if self.ws_connection is not None else None
-        self._socket = stream.socket if stream is not None else None
+
+    def get_compression_options(self) -> None:
+        """No permessage-deflate (Tornado's default, said here because :meth:`send_text` frames messages itself):
+        events are small JSON objects."""
+        return None
 
     def send_text(self, text: str) -> None:
-        """Write one text frame. Frames written in the same loop turn leave together when the turn ends."""
-        if not self._corked and TCP_CORK is not None and self._socket is not None:
-            with contextlib.suppress(OSError):  # closed under us: write_message says so
-                self._socket.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 1)
-                self._corked = True
-                IOLoop.current().add_callback(self._uncork)
-        self.write_message(text)
+        """Send one text message. Those sent in the same loop turn leave together when the turn ends, in order.
+        Raises WebSocketClosedError once the socket is closed, as ``write_message`` does."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            raise WebSocketClosedError()
+        if self._pending is None:
+            self._pending = []
+            IOLoop.current().add_callback(self._flush)
+        self._pending.append(text)
 
-    def _uncork(self) -> None:
-        self._corked = False
-        with contextlib.suppress(OSError):
-            self._socket.setsockopt(socket.IPPROTO_TCP, TCP_CORK, 0)  # type: ignore[union-attr]
+    def _flush(self) -> None:
+        texts, self._pending = self._pending or [], None
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            return  # closed meanwhile: on_close has run
+        with contextlib.suppress(StreamClosedError):  # closed under us: Tornado calls on_close
+            connection.stream.write(b"".join(_text_frame(text.encode()) for text in texts))
+
+
+def _text_frame(data: bytes) -> bytes:
+    """One unfragmented, unmasked text frame (RFC 6455 5.2), as a server sends it without compression: what
+    Tornado's ``write_message`` writes, for several messages in one write."""
+    if len(data) < 126:
+        return struct.pack("!BB", 0x81, len(data)) + data
+    if len(data) <= 0xFFFF:
+        return struct.pack("!BBH", 0x81, 126, len(data)) + data
+    return struct.pack("!BBQ", 0x81, 127, len(data)) + data
 
 
 def validation_reason(exc: ValidationError) -> str:

@@ -55,7 +55,8 @@ class Task:
         self.state: TaskState | str = TaskState.PENDING
         self.error: str | None = None
         self.priority: int | None = None
-        self.record: dict[str, Any] = {}
+        self._record: dict[str, Any] = {}
+        self._record_from_events = False  # what task_run_info said; the rest of the record is read on first use
         self.done = 0
         self.total = 0
         self.nodes: dict[str, dict[str, Any]] = {}
@@ -84,9 +85,19 @@ class Task:
             return list(self._logs)
 
     @property
+    def record(self) -> dict[str, Any]:
+        """The server's record of the task (``GET queue/{id}``): state, priority, params, timestamps, error,
+        outputs, values, time profile. A task that ended while its events came is read on first use: the events
+        said all that :meth:`wait` needs (state, error, outputs, values, time profile), not the rest."""
+        if self._record_from_events:
+            with contextlib.suppress(ConnectionError):  # the server is away: what the events said stands
+                self.refresh()
+        return self._record
+
+    @property
     def outputs(self) -> list[str]:
         """Paths of the files the graph's output nodes wrote (known once the task has finished)."""
-        return [o["path"] for o in self.record.get("outputs") or [] if isinstance(o, dict) and o.get("path")]
+        return [o["path"] for o in self._record.get("outputs") or [] if isinstance(o, dict) and o.get("path")]
 
     def images(self, as_: str = "numpy") -> dict[str, Any]:
         """The output images, ``{path: image}``: RGB numpy arrays, or PIL images with ``as_="pil"``."""
@@ -109,10 +120,10 @@ class Task:
         deadline = None if timeout is None else time.monotonic() + timeout
         wait_for(self._finished, self.refresh, self.client.stream, deadline,
                  lambda: f"task {self.id} still {self.state} after {timeout} s", live_poll=LIVE_POLL_SECONDS)
-        self._refresh_ended(deadline)
-        if self.client.stream.connected.is_set():
-            # The record can say "finished" before the stream has delivered the last log lines: a moment more.
-            self._completion_seen.wait(EVENTS_GRACE_SECONDS)
+        # task_run_info comes last, with the outcome: once it is here, every event of the task is too. Else (no
+        # stream, or the end was learnt by polling) the record says the outcome.
+        if not (self.client.stream.connected.is_set() and self._completion_seen.wait(EVENTS_GRACE_SECONDS)):
+            self._refresh_ended(deadline)
         if raise_on_failure and not self.succeeded:
             raise TaskFailed(self)
         return self
@@ -147,7 +158,8 @@ class Task:
     def adopt(self, record: dict[str, Any]) -> Task:
         """Take what a record of this task (``GET queue/{id}``, ``batch/{id}/tasks``) says."""
         with self._lock:
-            self.record = record
+            self._record = record
+            self._record_from_events = False
             self.priority = record.get("priority", self.priority)
             self.error = record.get("error") or self.error
             self.time_profile = record.get("time_profile") or self.time_profile
@@ -176,6 +188,7 @@ class Task:
     def _apply(self, kind: str | None, result: dict[str, Any]) -> None:
         if kind == "status":
             self.error = result.get("error") or self.error
+            self.priority = result["priority"] if result.get("priority") is not None else self.priority
             self._set_state(result.get("state", self.state))
         elif kind == "progress":
             detail, counts = (result.get(k) if isinstance(result.get(k), dict) else {} for k in ("detail", "nodes"))
@@ -189,6 +202,13 @@ class Task:
             del self._logs[:-LOG_LINES_KEPT]
         elif kind == "task_run_info":
             self.time_profile = result.get("time_profile") or self.time_profile
+            self.error = result.get("error") or self.error
+            if self._record.get("state") not in FINAL_STATES:  # a record read after the end holds more
+                self._record = {**self._record, "task_id": self.id, "state": result.get("state", self.state),
+                                "error": self.error, "time_profile": self.time_profile,
+                                "outputs": result.get("outputs") or [], "values": self.values}
+                self._record_from_events = True
+            self._set_state(result.get("state", self.state))
             self._completion_seen.set()
         elif kind == "memory" and isinstance(result.get("content"), dict):
             self.values = result["content"]

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..schemas import LogEvent, OutputFile, ProgressEvent, RunOutcome, TaskState, TimeProfile, WorkerInfo, WorkerState
-from . import protocol
+from . import outputs, protocol
 from .executor import BaseExecutor, Emit, ExecutorContext, ExecutorEvent, ExecutorTask, Started
 from .process import child_env
 
@@ -52,7 +52,7 @@ class _Task:
     graph: dict
     emit: Emit
     finished: asyncio.Future
-    outputs_before: dict[Path, int | None] = field(default_factory=dict)  # path -> mtime_ns before (None: absent)
+    outputs_before: outputs.Mtimes | None = None  # the worker's look at the output files before it ran
     worker: _Worker | None = None
     logs_done: asyncio.Event = field(default_factory=asyncio.Event)
     ended_streams: set[str] = field(default_factory=set)
@@ -194,7 +194,6 @@ class LocalExecutor(BaseExecutor):
         task = _Task(task_id, graph, emit, asyncio.get_running_loop().create_future())
         self._tasks[task_id] = task  # before the first await: a cancel that comes at once finds it
         try:
-            task.outputs_before = await asyncio.to_thread(_output_mtimes, self._output_paths(graph))
             await self.wait_idle()
             if task.cancel_requested:  # cancelled before it reached a worker
                 return RunOutcome(state=TaskState.CANCELLED)
@@ -204,9 +203,7 @@ class LocalExecutor(BaseExecutor):
             worker.send({"cmd": "run", "task_id": task_id, "graph": graph,
                          "reload_plugins": worker.plugin_generation != self._plugin_generation})
             worker.plugin_generation = self._plugin_generation
-            outcome = await self._outcome(worker, task)
-            outcome.outputs = await asyncio.to_thread(_fresh_outputs, task.outputs_before, self._output_nodes(graph))
-            return outcome
+            return await self._outcome(worker, task)
         finally:
             del self._tasks[task_id]
             if task.kill_timer is not None:
@@ -237,7 +234,12 @@ class LocalExecutor(BaseExecutor):
             await _first(task.logs_done.wait(), worker.exited, timeout=LOG_DRAIN_SECONDS)
             return self._reported_outcome(task, task.finished.result())
         await asyncio.wait(worker.readers, timeout=LOG_DRAIN_SECONDS)  # the dead worker's last lines
-        return self._death_outcome(task, worker.proc.returncode)
+        outcome = self._death_outcome(task, worker.proc.returncode)
+        if task.outputs_before is not None:  # it had begun: what it wrote before it died
+            written = await asyncio.to_thread(outputs.fresh, task.outputs_before,
+                                              outputs.output_nodes(task.graph, self.workspace.root))
+            outcome.outputs = [OutputFile.model_validate(o) for o in written]
+        return outcome
 
     def _kill_after_grace(self, worker: _Worker, task: _Task) -> None:
         if worker.task is task and not task.finished.done():
@@ -254,7 +256,8 @@ class LocalExecutor(BaseExecutor):
             error = f"{error}: {task.last_error_line}"
         return RunOutcome(state=message["state"], error=error,
                           time_profile=TimeProfile.model_validate(message.get("time_profile") or {}),
-                          values=message.get("values") or {})
+                          values=message.get("values") or {},
+                          outputs=[OutputFile.model_validate(o) for o in message.get("outputs") or []])
 
     def _death_outcome(self, task: _Task, returncode: int | None) -> RunOutcome:
         if task.cancel_requested:
@@ -270,18 +273,6 @@ class LocalExecutor(BaseExecutor):
         if returncode == -signal.SIGKILL:
             cause += " (killed from outside the server, e.g. by the out-of-memory killer)"
         return RunOutcome(state=TaskState.FAILED, error=f"worker crashed: {cause}")
-
-    def _output_nodes(self, graph: dict) -> list[tuple[str, Path]]:
-        """(node name, absolute path) of every Output node, nested graphs included."""
-        found = []
-        for node in _walk_nodes(graph):
-            path = node.get("path_")
-            if node.get("node_type_") == "Output" and isinstance(path, str) and path:
-                found.append((str(node.get("name_")), self.workspace.root / path))
-        return found
-
-    def _output_paths(self, graph: dict) -> list[Path]:
-        return [path for _, path in self._output_nodes(graph)]
 
     # --- worker processes ---------------------------------------------------------------------------
 
@@ -378,6 +369,7 @@ class LocalExecutor(BaseExecutor):
         if task is None or message.pop("task_id", None) != task.task_id:
             return
         if kind == "started":
+            task.outputs_before = message.get("outputs_before") or {}
             _emit(task, Started(task_id=task.task_id, pid=message["pid"]), self.log)
         elif kind == "running":
             task.running_nodes = message["nodes"]
@@ -462,38 +454,6 @@ def _emit(task: _Task, event: ExecutorEvent, log: logging.Logger) -> None:
 
 def _running_nodes(progress: dict) -> list[str]:
     return [name for name, node in progress["detail"].items() if node["status"] == NODE_RUNNING]
-
-
-def _walk_nodes(graph: dict) -> list[dict]:
-    nodes = []
-    for node in graph.get("node_repository_") or []:
-        if isinstance(node, dict):
-            nodes.append(node)
-            nodes.extend(_walk_nodes(node))
-    return nodes
-
-
-def _output_mtimes(paths: list[Path]) -> dict[Path, int | None]:
-    mtimes: dict[Path, int | None] = {}
-    for path in paths:
-        try:
-            mtimes[path] = path.stat().st_mtime_ns
-        except OSError:
-            mtimes[path] = None
-    return mtimes
-
-
-def _fresh_outputs(before: dict[Path, int | None], nodes: list[tuple[str, Path]]) -> list[OutputFile]:
-    """Output files that exist and were written during the run (nndeploy reports Ok without writing)."""
-    outputs = []
-    for name, path in nodes:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        if before.get(path) != stat.st_mtime_ns:
-            outputs.append(OutputFile(node=name, path=str(path.resolve()), size=stat.st_size))
-    return outputs
 
 
 async def _first(event_wait: Any, future: asyncio.Future, timeout: float) -> None:

@@ -3,8 +3,10 @@
 - Commands, supervisor -> worker, on the worker's stdin: one JSON object per line,
   ``{"cmd": "run", "task_id", "graph", "reload_plugins"}`` or ``{"cmd": "cancel", "task_id"}``.
 - Messages, worker -> supervisor, on a dedicated pipe: one JSON object per line, ``{"type": ...}`` with
-  ``ready``, ``started``, ``running`` (the nodes running now, checked often so a crash can name its node),
-  ``progress`` and ``finished``. They stay small: never frames or tensors.
+  ``ready``, ``started`` (with ``outputs_before``: the output files' modification times before the run),
+  ``running`` (the nodes running now, checked often so a crash can name its node), ``progress`` and
+  ``finished`` (with ``outputs``: the files the run wrote, see ``outputs.py``). They stay small: never frames
+  or tensors.
 - Logs: the worker's fd 1 and 2 are plain pipes (Python and C++ output alike). Around each task the worker
   writes a marker line on both, so the supervisor attributes each line to the task that printed it, even
   though logs and messages travel on separate pipes. (Markers start with a newline, so a line left

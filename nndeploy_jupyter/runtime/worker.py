@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..states import TaskState
-from . import protocol
+from . import outputs, protocol
 
 PROGRESS_INTERVAL_SECONDS = 0.15
 WATCH_INTERVAL_SECONDS = 0.03  # how often the running node is checked: a crash names the node it died in
@@ -255,8 +255,9 @@ def _collect_value(values: dict[str, list[str]], consumers: list[str], value: An
 
 
 class Worker:
-    def __init__(self, channel: Channel, plugin_dirs: list[Path]):
+    def __init__(self, channel: Channel, plugin_dirs: list[Path], workspace: Path):
         self.channel = channel
+        self.workspace = workspace
         self.plugin_dirs = plugin_dirs
         self.plugin_errors: dict[str, str] = {}
         self.unreported_plugin_errors: dict[str, str] = {}
@@ -298,7 +299,9 @@ class Worker:
     def run_task(self, command: dict[str, Any]) -> None:
         task_id = command["task_id"]
         write_marker(protocol.begin_marker(task_id))
-        self.channel.send({"type": "started", "task_id": task_id, "pid": os.getpid()})
+        output_nodes = outputs.output_nodes(command["graph"], self.workspace)
+        before = outputs.mtimes(output_nodes)  # before anything runs: what changes from here on, the run wrote
+        self.channel.send({"type": "started", "task_id": task_id, "pid": os.getpid(), "outputs_before": before})
         if command.get("reload_plugins"):
             self.load_plugins()
         for name, error in self.unreported_plugin_errors.items():
@@ -314,7 +317,8 @@ class Worker:
         with self.current_lock:
             self.current = None
         write_marker(protocol.end_marker(task_id))
-        self.channel.send({"type": "finished", "task_id": task_id, **outcome})
+        written = outputs.fresh(before, output_nodes)  # after deinit: encoders finish their files there
+        self.channel.send({"type": "finished", "task_id": task_id, **outcome, "outputs": written})
         release_memory(full=task.total > 1 or outcome["state"] != TaskState.SUCCEEDED)
 
 
@@ -342,7 +346,7 @@ def main() -> None:
     import nndeploy.dag  # noqa: F401  (pre-warm: the first task does not pay for the import)
 
     os.chdir(args.workspace)  # graphs name files relative to the workspace (resources/...)
-    worker = Worker(Channel(args.message_fd), args.plugin_dirs)
+    worker = Worker(Channel(args.message_fd), args.plugin_dirs, args.workspace)
     worker.load_plugins()
     worker.serve()
 

@@ -12,8 +12,9 @@ import json
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import Unavailable
 from ..runtime.plugins import BUILTIN_PLUGIN_DIR, plugin_files
@@ -23,6 +24,7 @@ from .parameters import NodeSchemas
 from .parameters import build as build_schemas
 
 PROBE_TIMEOUT_SECONDS = 120
+T = TypeVar("T")
 
 
 class NodeCatalogue:
@@ -40,6 +42,21 @@ class NodeCatalogue:
     async def schemas(self) -> NodeSchemas:
         """The node keys, parameter defaults and path parameters, as validation needs them."""
         return (await self._current())[2]
+
+    async def check(self, fn: Callable[[NodeSchemas], T]) -> T:
+        """``fn(schemas)`` in a thread (it reads files: validation). The plugin folder is compared with the cached
+        catalogue's in that same thread call, so a request costs one trip off the event loop while the plugins
+        stay as they are; after a change, the catalogue is probed again first."""
+        def _if_current() -> tuple[bool, T | None]:
+            cached = self._cache
+            if cached is None or cached[0] != self._plugin_signature():
+                return False, None
+            return True, fn(cached[2])
+
+        current, result = await asyncio.to_thread(_if_current)
+        if current:
+            return result  # type: ignore[return-value]
+        return await asyncio.to_thread(fn, await self.schemas())
 
     async def _current(self) -> tuple[Any, dict[str, Any], NodeSchemas]:
         signature = await asyncio.to_thread(self._plugin_signature)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..errors import BadRequest
@@ -23,14 +24,31 @@ def load_json(data: str | bytes, what: str) -> Any:
         raise BadRequest(f"{what} is not valid JSON: {e}") from None
     except RecursionError:
         raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    check_strings = _may_hold_surrogates(data)
     level = [value]
     for _ in range(MAX_JSON_DEPTH):  # breadth first, no recursion
-        if any(not _unicode(v) for v in level) or any(not _unicode(k) for v in level if isinstance(v, dict) for k in v):
+        if check_strings and (any(not _unicode(v) for v in level)
+                              or any(not _unicode(k) for v in level if isinstance(v, dict) for k in v)):
             raise BadRequest(f"{what} holds a string that is not valid Unicode (a lone surrogate escape)")
-        level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
+        children = (c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v))
+        level = list(children) if check_strings else [c for c in children if isinstance(c, (dict, list))]
         if not level:
             return value
     raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _may_hold_surrogates(data: str | bytes) -> bool:
+    """Whether the parsed value may hold a lone surrogate. Not ASCII text without a ``\\uD800``-``\\uDFFF``
+    escape (neither UTF-8 nor ``json``'s ``surrogatepass`` decoding of bytes can smuggle one into that): most
+    requests, whose strings then need no check one by one (a scan of the text in C instead)."""
+    if not data.isascii():
+        return True
+    pattern = _SURROGATE_ESCAPE_BYTES if isinstance(data, bytes) else _SURROGATE_ESCAPE
+    return pattern.search(data) is not None  # type: ignore[arg-type]
 
 
 def _unicode(value: Any) -> bool:

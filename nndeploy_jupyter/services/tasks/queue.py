@@ -45,6 +45,7 @@ from ...workspace import Workspace
 from ..catalogue import NodeCatalogue
 from ..downloads import Downloads
 from ..events import EventHub, Subscription
+from ..parameters import NodeSchemas
 from ..validation import apply_params, validate_graph
 from .batches import prepare_batch
 from .feed import TaskFeed, publish_outcome, status_of
@@ -123,11 +124,14 @@ class TaskQueue:
         """Validate ``graph`` (with ``params`` applied), record it PENDING and queue it; return its id. 503 while the
         executor says tasks cannot run (it says why)."""
         self._check_available()
-        schemas = await self.catalogue.schemas()
-        if params:
-            graph = apply_params(graph, params, schemas)
-        # With downloads, input files may be among those to fetch: they are checked again once fetched.
-        await asyncio.to_thread(validate_graph, graph, schemas, self.workspace, download)
+
+        def _checked(schemas: NodeSchemas) -> Graph:
+            checked = apply_params(graph, params, schemas) if params else graph
+            # With downloads, input files may be among those to fetch: they are checked again once fetched.
+            validate_graph(checked, schemas, self.workspace, download)
+            return checked
+
+        graph = await self.catalogue.check(_checked)
         entry = await self.store.insert(str(uuid.uuid4()), graph, priority=priority, name=_name(graph),
                                         source=source, params=params, download=download)
         self._publish(_pending_status(entry))
@@ -140,10 +144,9 @@ class TaskQueue:
         """One task per entry, grouped under a new batch id. Every entry is checked first (400 ``entry <i>: …``,
         nothing queued); then all are recorded in one transaction and queued."""
         self._check_available()
-        schemas = await self.catalogue.schemas()
         batch_id = BATCH_ID_PREFIX + str(uuid.uuid4())
-        tasks = await asyncio.to_thread(prepare_batch, graph, params or {}, entries, batch_id, schemas,
-                                        self.workspace)
+        tasks = await self.catalogue.check(
+            lambda schemas: prepare_batch(graph, params or {}, entries, batch_id, schemas, self.workspace))
         queued = await self.store.insert_batch(batch_id, tasks, priority=priority, name=_name(graph), source=source,
                                                batch_name=name or _name(graph))
         for start in range(0, len(queued), PUBLISH_CHUNK):
@@ -253,7 +256,7 @@ class TaskQueue:
         it. A failed download or a still-missing input ends the task FAILED with the reason."""
         try:
             await self.downloads.fetch_for_graph(entry.task_id, entry.graph)
-            await asyncio.to_thread(validate_graph, entry.graph, await self.catalogue.schemas(), self.workspace)
+            await self.catalogue.check(lambda schemas: validate_graph(entry.graph, schemas, self.workspace))
             await self.store.fetched(entry.task_id)
         except ApiError as e:
             reason = f"download failed: {e.message}"
