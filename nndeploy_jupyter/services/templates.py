@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, NotFound
-from ..store import Database
+from ..store import Database, transaction
 from ..workspace import Workspace, utf8_name
 from .graphs import load_json, summary
 
@@ -94,7 +94,7 @@ class TemplateCatalog:
     def _scan(self, conn: sqlite3.Connection) -> None:
         started = time.time()
         found = [entry for tree in self.trees if tree.is_dir() for entry in self._entries(tree)]
-        with conn:
+        with transaction(conn):
             for entry in found:
                 # a file listed before under another id (an older id scheme, or a tree inside another tree)
                 conn.execute("DELETE FROM templates WHERE path = :path AND id != :id", entry)

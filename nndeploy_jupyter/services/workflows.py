@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, NotFound
-from ..store import Database
+from ..store import Database, transaction
 from ..workspace import Workspace, utf8_name, write_atomically
 from .graphs import graph_name, parse_graph, summary
 
@@ -80,7 +80,7 @@ class WorkflowStore:
         on_disk = {p.name for p in self.folder.glob("*.json")
                    if p.is_file() and not p.name.startswith(".") and utf8_name(p.name)}
         known = {r["filename"] for r in conn.execute("SELECT filename FROM workflows")}
-        with conn:
+        with transaction(conn):
             for gone in known - on_disk:
                 conn.execute("DELETE FROM workflows WHERE filename = ?", (gone,))
             for filename in sorted(on_disk - known):
@@ -123,7 +123,7 @@ class WorkflowStore:
             workflow_id = str(uuid.uuid4())
             name, filename = self._free_name(conn, name)
             self._write(self.folder / filename, {**graph, "name_": name})
-            with conn:
+            with transaction(conn):
                 self._insert(conn, workflow_id, name, filename, graph)
             return SavedWorkflow(workflow_id, created=True, name=name, asked=asked)
         row = self._row(conn, workflow_id)
@@ -131,7 +131,7 @@ class WorkflowStore:
         if name != row["name"]:  # a rename moves the file instead of forking the workflow (upstream forks)
             name, filename = self._free_name(conn, name, workflow_id)
         self._write(self.folder / filename, {**graph, "name_": name})
-        with conn:
+        with transaction(conn):
             conn.execute(
                 "UPDATE workflows SET name=?, filename=?, developer=?, description=?, updated_at=? WHERE id=?",
                 (name, filename, summary(graph)["developer_"], summary(graph)["desc_"], time.time(), workflow_id),
@@ -142,7 +142,7 @@ class WorkflowStore:
 
     def _delete(self, conn: sqlite3.Connection, workflow_id: str) -> None:
         row = self._row(conn, workflow_id)
-        with conn:
+        with transaction(conn):
             conn.execute("DELETE FROM workflows WHERE id = ?", (workflow_id,))
         (self.folder / row["filename"]).unlink(missing_ok=True)
 

@@ -1,5 +1,5 @@
 """SQLite persistence: one connection, one thread, versioned schema."""
 
-from .database import Database
+from .database import Database, transaction
 
-__all__ = ["Database"]
+__all__ = ["Database", "transaction"]
