@@ -16,7 +16,7 @@ import { StoreGraphServices } from './adapter';
 import { GraphController } from './controller';
 import { WorkspacePaths } from '../model/paths';
 import { IGraphServices } from './services';
-import { FACTORY, freeWorkflowName, GraphDocument, GraphView, GraphWidgetFactory, IGraphDeps } from './widget';
+import { FACTORY, GraphDocument, GraphView, GraphWidgetFactory, IGraphDeps } from './widget';
 
 /** Editing commands of the graph in focus. */
 export namespace GraphCommandIDs {
@@ -136,8 +136,7 @@ function addOpenCommands(
           return;
         }
         const graph = await services.getTemplate(templateId);
-        const name = await freeWorkflowName(services, graph.name_);
-        const workflowId = await services.saveWorkflow({ ...graph, name_: name });
+        const workflowId = await services.saveWorkflow(graph); // the server suffixes a taken name: "Name (1)"
         await app.commands.execute(CommandIDs.openGraph, { workflowId });
       } catch (error) {
         Notification.error(`Cannot make a workflow from the template: ${(error as Error).message}`);

@@ -205,8 +205,7 @@ export class GraphView extends MainAreaWidget<GraphContent> implements IGraphHos
       await this.deps.services.saveWorkflow(graph, this.source.workflowId);
       return;
     }
-    const name = await freeWorkflowName(this.deps.services, graph.name_);
-    const id = await this.deps.services.saveWorkflow({ ...graph, name_: name });
+    const id = await this.deps.services.saveWorkflow(graph); // a taken name gets a suffix on the server: "Name (1)"
     await this.deps.openWorkflow(id);
     this.dispose();
   }
@@ -217,15 +216,6 @@ export class GraphView extends MainAreaWidget<GraphContent> implements IGraphHos
 }
 
 /** `name` if no saved workflow has it yet, else `name_2`, `name_3`… */
-export async function freeWorkflowName(services: IGraphServices, name: string): Promise<string> {
-  const taken = new Set((await services.listWorkflows()).map(w => w.name_));
-  let candidate = name;
-  for (let n = 2; taken.has(candidate); n++) {
-    candidate = `${name}_${n}`;
-  }
-  return candidate;
-}
-
 export function parseGraph(text: string): IGraphJSON {
   const graph = JSON.parse(text);
   if (typeof graph !== 'object' || graph === null || Array.isArray(graph)) {
