@@ -146,3 +146,16 @@ def wait_until(check, timeout: float, what: str):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
     return result
+
+
+def calls_to(client) -> list[tuple[str, str]]:
+    """Record every (method, path) a notebook Client's HTTP layer sends from now on."""
+    seen: list[tuple[str, str]] = []
+    original = client.http.envelope
+
+    def envelope(method, path, *args, **kwargs):
+        seen.append((method, path))
+        return original(method, path, *args, **kwargs)
+
+    client.http.envelope = envelope
+    return seen

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import calls_to
 from graphs import canny_image_graph, fault_graph, synthetic_image, write_fault_plugin
 from PIL import Image
 
@@ -58,19 +59,6 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 def input_folders(workspace: Path) -> list[Path]:
     return sorted((workspace / "resources" / "inputs").iterdir())
-
-
-def calls_to(client: Client) -> list[tuple[str, str]]:
-    """Record every (method, path) the client's HTTP layer sends from now on."""
-    seen: list[tuple[str, str]] = []
-    original = client.http.envelope
-
-    def envelope(method, path, *args, **kwargs):
-        seen.append((method, path))
-        return original(method, path, *args, **kwargs)
-
-    client.http.envelope = envelope
-    return seen
 
 
 async def test_run_takes_an_array_a_pil_image_or_bytes_and_gives_arrays_back(client: Client, workspace: Path):

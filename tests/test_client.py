@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import calls_to
 from graphs import PASS_THROUGH, simple_plugin
 from jupyter_process import JupyterProcess
 from sockets import nodelay, tcp_sockets
@@ -178,14 +179,7 @@ async def test_a_task_that_ended_on_the_stream_is_read_again_only_when_its_recor
     of the record (timestamps, params) is read on first use."""
     graph = await asyncio.to_thread(client.graph, "Image_Edge_Detection")
     await asyncio.to_thread(client.run, graph, timeout=120)  # the stream is up from here on
-    sent: list[tuple[str, str]] = []
-    original = client.http.envelope
-
-    def envelope(method, path, *args, **kwargs):
-        sent.append((method, path))
-        return original(method, path, *args, **kwargs)
-
-    client.http.envelope = envelope
+    sent = calls_to(client)
     task = await asyncio.to_thread(client.run, graph, priority=7, timeout=120)
     assert sent == [("POST", "queue")]
     assert task.succeeded and task.outputs and task.time_profile["run_time"] > 0 and task.priority == 7

@@ -162,11 +162,12 @@ export function List(props: {
   dropProps?: React.HTMLAttributes<HTMLUListElement>;
 }): JSX.Element {
   const [shown, setShown] = React.useState(ROWS_PER_PAGE);
+  const showMore = React.useCallback(() => setShown(n => n + ROWS_PER_PAGE), []); // one observer per "Show more"
   const rest = props.children.length - shown;
   return (
     <ul className="jp-NndeployPanel-list" aria-label={props.label} {...props.dropProps}>
       {props.children.length ? props.children.slice(0, shown) : <li className="jp-NndeployPanel-empty">{props.empty}</li>}
-      {rest > 0 ? <ShowMore label={props.label} rest={rest} onShow={() => setShown(shown + ROWS_PER_PAGE)} /> : null}
+      {rest > 0 ? <ShowMore label={props.label} rest={rest} onShow={showMore} /> : null}
     </ul>
   );
 }
