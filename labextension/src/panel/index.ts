@@ -6,6 +6,7 @@
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
+import { AccordionPanel } from '@lumino/widgets';
 
 import { nndeployIcon } from '../icon';
 import { NndeployStore } from '../model/store';
@@ -43,5 +44,25 @@ export class NndeployPanel extends SidePanel {
     this.addWidget(new WorkflowsSection(store, commands));
     this.addWidget(new TasksSection(store, commands));
     this.addWidget(new ResourcesSection(store, commands, options.uploads));
+    (this.content as AccordionPanel).expansionToggled.connect(giveRoomWhenOpened);
   }
+}
+
+/** Below this share of the panel, an opened section has no room at all (a title's height is more). */
+const NO_ROOM = 0.02;
+
+/**
+ * Lumino's accordion gives a section it opens the size it had before it was closed, and when it knows none
+ * (closed before a reload: the restored layout gave it 0) it leaves it 0 px high. Such a section gets an even
+ * share of the room, taken from the others in proportion to their size.
+ */
+function giveRoomWhenOpened(accordion: AccordionPanel, index: number): void {
+  const sizes = accordion.relativeSizes();
+  const open = accordion.widgets.filter(widget => !widget.isHidden).length;
+  if (accordion.widgets[index].isHidden || sizes[index] >= NO_ROOM || open < 2) {
+    return;
+  }
+  const share = 1 / open;
+  const others = sizes.reduce((sum, size, i) => (i === index ? sum : sum + size), 0) || 1;
+  accordion.setRelativeSizes(sizes.map((size, i) => (i === index ? share : (size / others) * (1 - share))));
 }

@@ -60,6 +60,9 @@ function ResourcesTree(props: { store: NndeployStore; commands: CommandRegistry;
     event.preventDefault();
     event.stopPropagation();
     setTarget(null);
+    if (folder) {
+      setOpen(opened => new Set(opened).add(folder)); // the user sees the files arrive where they dropped them
+    }
     void uploads.upload(Array.from(event.dataTransfer.files), folder);
   };
   const over = (folder: string | null) => (event: React.DragEvent) => {
