@@ -7,6 +7,7 @@ import {
   Background,
   Connection,
   Controls,
+  Dimensions,
   Edge,
   MiniMap,
   NodeChange,
@@ -16,6 +17,7 @@ import {
 import * as React from 'react';
 
 import { graphView, GraphNode } from '../view';
+import { Kept, withMeasured } from './kept';
 import { CardNode, GroupNode } from './node';
 import { useChanges, useController } from './hooks';
 
@@ -24,33 +26,34 @@ const DELETE_KEYS = ['Delete', 'Backspace'];
 
 export function Canvas(): JSX.Element {
   const controller = useController();
-  const version = useChanges(controller.changed);
-  // Node data is re-derived only when what it shows changes (not on a selection or the catalogue's arrival),
-  // so React Flow re-renders only the nodes that changed.
+  useChanges(controller.changed);
+  // Node data is re-derived only when what it shows changes (not on a selection or the catalogue's arrival).
   const { model, run, issue, expanded, selected } = controller;
   const shown = `${model.version}|${controller.runVersion}|${run?.taskId}|${issue?.nodeId}:${issue?.message}|${[...expanded]}`;
-  // React Flow reads a node's measured size from the node we give it: a fresh one keeps the last measure.
-  const measured = React.useRef(new Map<string, GraphNode['measured']>());
-  const base = React.useMemo(() => {
-    const derived = graphView(model, { ...controller, selected: null });
-    derived.nodes.forEach(n => (n.measured = measured.current.get(n.id)));
-    return derived;
-  }, [shown, model]);
-  const view = React.useMemo(
-    () => ({ ...base, nodes: base.nodes.map(n => (n.id === selected ? { ...n, selected: true } : n)) }),
-    [base, selected, version]
-  );
+  const base = React.useMemo(() => graphView(model, { ...controller, selected: null }), [shown, model]);
+  // What React Flow measured, by node id: a node object made afresh carries it, so React Flow keeps the
+  // measured ports (and draws the node's edges) instead of measuring the node again.
+  const measured = React.useRef(new Map<string, Dimensions>());
+  // A node or edge that did not change keeps its object: React Flow redraws only the ones that changed.
+  const kept = React.useRef(new Kept());
+  const view = React.useMemo(() => kept.current.view(base, selected, measured.current), [base, selected]);
   const [nodes, setNodes] = React.useState<GraphNode[]>(view.nodes);
   React.useEffect(() => setNodes(view.nodes), [view]);
   useViewport();
 
   const onNodesChange = React.useCallback((changes: NodeChange<GraphNode>[]) => {
-    for (const change of changes) {
+    const applied = changes.filter(change => {
       if (change.type === 'dimensions' && change.dimensions) {
         measured.current.set(change.id, change.dimensions);
       }
+      // React Flow already holds what it measured: handing it back would redraw every node once more.
+      return change.type !== 'remove' && change.type !== 'dimensions';
+    });
+    if (applied.length) {
+      setNodes(current =>
+        applyNodeChanges(applied, current).map((node, i) => (node === current[i] ? node : withMeasured(node, measured.current)))
+      );
     }
-    setNodes(current => applyNodeChanges(changes.filter(c => c.type !== 'remove'), current));
   }, []);
   const onDragStop = React.useCallback((_: unknown, __: GraphNode, dragged: GraphNode[]) => {
     controller.model.moveNodes(dragged.map(n => ({ id: n.id, position: n.position })));

@@ -10,7 +10,8 @@ import { INodeRun } from '../run';
 import { GraphNode, INodeView, IPortView } from '../view';
 import { useController } from './hooks';
 
-export function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
+/** Memoised (as is `GroupNode`): React Flow redraws a node's wrapper whenever it measures it. */
+export const CardNode = React.memo(function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
   useRemeasured(id, data.composite !== null);
   return (
     <div className={cardClass('jp-NndeployGraph-card', data)} data-node={data.name} data-status={data.run?.status}>
@@ -28,9 +29,9 @@ export function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
       {data.run?.outputs.length ? <Outputs name={data.name} run={data.run} /> : null}
     </div>
   );
-}
+});
 
-export function GroupNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
+export const GroupNode = React.memo(function GroupNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
   useRemeasured(id, true);
   return (
     <div className={cardClass('jp-NndeployGraph-group', data)} data-node={data.name} data-status={data.run?.status}>
@@ -43,7 +44,7 @@ export function GroupNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
       )}
     </div>
   );
-}
+});
 
 /** A composite node switches between card and group: React Flow must measure its ports again. */
 function useRemeasured(id: string, when: boolean): void {
