@@ -9,10 +9,13 @@ import {
   Controls,
   Dimensions,
   Edge,
+  getNodesBounds,
+  getViewportForBounds,
   MiniMap,
   NodeChange,
   ReactFlow,
-  useReactFlow
+  useReactFlow,
+  Viewport
 } from '@xyflow/react';
 import * as React from 'react';
 
@@ -23,6 +26,9 @@ import { useChanges, useController } from './hooks';
 
 const NODE_TYPES = { card: CardNode, group: GroupNode };
 const DELETE_KEYS = ['Delete', 'Backspace'];
+const MIN_ZOOM = 0.1;
+const MAX_ZOOM = 2; // React Flow's own
+const FIT_PADDING = 0.15;
 
 export function Canvas(): JSX.Element {
   const controller = useController();
@@ -40,6 +46,7 @@ export function Canvas(): JSX.Element {
   const [nodes, setNodes] = React.useState<GraphNode[]>(view.nodes);
   React.useEffect(() => setNodes(view.nodes), [view]);
   useViewport();
+  const [box, initialViewport] = useInitialViewport(view.nodes);
 
   const onNodesChange = React.useCallback((changes: NodeChange<GraphNode>[]) => {
     const applied = changes.filter(change => {
@@ -78,6 +85,7 @@ export function Canvas(): JSX.Element {
 
   return (
     <div
+      ref={box}
       className="jp-NndeployGraph-canvas"
       tabIndex={-1} // a click on the pane focuses the canvas, where its keyboard shortcuts apply
       onKeyDown={event => {
@@ -87,6 +95,7 @@ export function Canvas(): JSX.Element {
         }
       }}
     >
+      {initialViewport !== null && (
       <ReactFlow<GraphNode>
         nodes={nodes}
         edges={view.edges}
@@ -98,17 +107,37 @@ export function Canvas(): JSX.Element {
         isValidConnection={canConnect}
         onSelectionChange={onSelection}
         deleteKeyCode={DELETE_KEYS}
-        minZoom={0.1}
-        fitView
-        fitViewOptions={{ padding: 0.15 }}
+        minZoom={MIN_ZOOM}
+        maxZoom={MAX_ZOOM}
+        defaultViewport={initialViewport}
+        fitView={initialViewport === undefined}
+        fitViewOptions={{ padding: FIT_PADDING }}
         aria-label={`Graph ${controller.model.name}`}
       >
         <Background />
         <Controls showInteractive={false} />
         <MiniMap pannable zoomable ariaLabel={`Overview of ${controller.model.name}`} />
       </ReactFlow>
+      )}
     </div>
   );
+}
+
+/**
+ * The graph fitted into the canvas from the first frame: the nodes say their own sizes, so the view need not
+ * wait for React Flow to measure them (and cards are first drawn at the zoom they are seen at, see `node.tsx`).
+ * Undefined (React Flow fits once it has measured) when the canvas has no size yet; null until it is known.
+ */
+function useInitialViewport(nodes: GraphNode[]): [React.RefObject<HTMLDivElement>, Viewport | undefined | null] {
+  const box = React.useRef<HTMLDivElement>(null);
+  const [viewport, setViewport] = React.useState<Viewport | undefined | null>(null);
+  React.useLayoutEffect(() => {
+    const { width = 0, height = 0 } = box.current?.getBoundingClientRect() ?? {};
+    const top = nodes.filter(n => !n.parentId);
+    const fits = width > 0 && height > 0 && top.length > 0;
+    setViewport(fits ? getViewportForBounds(getNodesBounds(top), width, height, MIN_ZOOM, MAX_ZOOM, FIT_PADDING) : undefined);
+  }, []);
+  return [box, viewport];
 }
 
 /** Lets the controller ask where the middle of the view is, and have the view fitted to the graph. */

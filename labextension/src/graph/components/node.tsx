@@ -2,7 +2,7 @@
  * A node card: name, type, one row per port (inputs on the left, outputs on the right), its live status,
  * and, after a run, thumbnails of the files it wrote. An expanded composite node is drawn as a group.
  */
-import { Handle, NodeProps, Position, useUpdateNodeInternals } from '@xyflow/react';
+import { Handle, NodeProps, Position, useStore, useUpdateNodeInternals } from '@xyflow/react';
 import * as React from 'react';
 
 import { PORT_ROW, PORTS_TOP } from '../layout';
@@ -10,9 +10,28 @@ import { INodeRun } from '../run';
 import { GraphNode, INodeView, IPortView } from '../view';
 import { useController } from './hooks';
 
+/**
+ * Below this zoom a card's words are a few pixels high: it is drawn as its box and ports only, which makes a
+ * large graph (fitted into view, far below it) several times cheaper to draw. Zooming in brings the words.
+ */
+const DETAIL_ZOOM = 0.4;
+
 /** Memoised (as is `GroupNode`): React Flow redraws a node's wrapper whenever it measures it. */
 export const CardNode = React.memo(function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
   useRemeasured(id, data.composite !== null);
+  const far = useStore(s => s.transform[2] < DETAIL_ZOOM);
+  if (far) {
+    return (
+      <div className={cardClass('jp-NndeployGraph-card jp-mod-far', data)} data-node={data.name} data-status={data.run?.status} title={data.name}>
+        <Ports data={data} handlesOnly />
+        {data.issue && (
+          <div role="alert" className="jp-NndeployGraph-nodeIssue">
+            {data.issue}
+          </div>
+        )}
+      </div>
+    );
+  }
   return (
     <div className={cardClass('jp-NndeployGraph-card', data)} data-node={data.name} data-status={data.run?.status}>
       <NodeHeader id={id} data={data} />
