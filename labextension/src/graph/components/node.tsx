@@ -12,7 +12,7 @@ import { useController } from './hooks';
 
 /**
  * Below this zoom a card's words are a few pixels high: it is drawn as its box and ports only, which makes a
- * large graph (fitted into view, far below it) several times cheaper to draw. Zooming in brings the words.
+ * large graph (fitted into view, far below it) about half as costly to draw. Zooming in brings the words.
  */
 const DETAIL_ZOOM = 0.4;
 
@@ -20,15 +20,11 @@ const DETAIL_ZOOM = 0.4;
 export const CardNode = React.memo(function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
   useRemeasured(id, data.composite !== null);
   const far = useStore(s => s.transform[2] < DETAIL_ZOOM);
-  if (far) {
+  if (far && !data.composite) { // a collapsed composite node keeps its Expand button, the way in by keyboard
     return (
-      <div className={cardClass('jp-NndeployGraph-card jp-mod-far', data)} data-node={data.name} data-status={data.run?.status} title={data.name}>
+      <div className={cardClass('jp-NndeployGraph-card', data)} data-node={data.name} data-status={data.run?.status} title={data.name}>
         <Ports data={data} handlesOnly />
-        {data.issue && (
-          <div role="alert" className="jp-NndeployGraph-nodeIssue">
-            {data.issue}
-          </div>
-        )}
+        <NodeIssue data={data} />
       </div>
     );
   }
@@ -40,11 +36,7 @@ export const CardNode = React.memo(function CardNode({ id, data }: NodeProps<Gra
       </div>
       <Ports data={data} />
       <NodeFooter data={data} />
-      {data.issue && (
-        <div role="alert" className="jp-NndeployGraph-nodeIssue">
-          {data.issue}
-        </div>
-      )}
+      <NodeIssue data={data} />
       {data.run?.outputs.length ? <Outputs name={data.name} run={data.run} /> : null}
     </div>
   );
@@ -56,11 +48,7 @@ export const GroupNode = React.memo(function GroupNode({ id, data }: NodeProps<G
     <div className={cardClass('jp-NndeployGraph-group', data)} data-node={data.name} data-status={data.run?.status}>
       <NodeHeader id={id} data={data} />
       <Ports data={data} handlesOnly />
-      {data.issue && (
-        <div role="alert" className="jp-NndeployGraph-nodeIssue">
-          {data.issue}
-        </div>
-      )}
+      <NodeIssue data={data} />
     </div>
   );
 });
@@ -142,6 +130,14 @@ function PortHandle(props: { side: 'in' | 'out'; index: number; port: IPortView;
       )}
     </>
   );
+}
+
+function NodeIssue({ data }: { data: INodeView }): JSX.Element | null {
+  return data.issue ? (
+    <div role="alert" className="jp-NndeployGraph-nodeIssue">
+      {data.issue}
+    </div>
+  ) : null;
 }
 
 function NodeFooter({ data }: { data: INodeView }): JSX.Element {
