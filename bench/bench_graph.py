@@ -10,6 +10,7 @@ of a few opens each; the first open (which also loads the editor's code) is repo
 production build of the labextension (``jlpm build:prod``, what the wheel ships; ``make setup`` builds it).
 
     python bench/bench_graph.py --nodes 200 --repeat 5
+    python bench/bench_graph.py --labextension /tmp/other-build   # another build's output, to compare two
 
 Progress goes to stderr; stdout gets one JSON line with the figures and the goal.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+import lab_browser  # noqa: E402
 from graphs import canny, graph, image_decode, image_encode  # noqa: E402
 from lab_browser import chromium, open_lab, start_lab  # noqa: E402
 
@@ -86,7 +88,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--labextension", type=Path, help="a built labextension (default: this checkout's)")
     args = parser.parse_args()
+    if args.labextension:
+        lab_browser.LABEXTENSION = args.labextension.resolve()
     with tempfile.TemporaryDirectory(prefix="bench-graph-") as scratch:
         root = Path(scratch)
         workspace = root / "notebooks" / "nndeploy"

@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import graphs
 import pytest
 from graphs import OFFICIAL_TEMPLATES
 from jupyter_process import JupyterProcess
@@ -385,4 +386,34 @@ def test_a_template_opens_as_a_graph_and_saving_it_makes_a_new_workflow(browser,
     assert saved["node_repository_"][1]["high_threshold"] == 120
     assert template_file.read_text() == template_text  # the template itself is never written
     assert page.locator(".jp-NndeployGraph-view").count() == 0  # the template view gave way to the workflow
+    page.close()
+
+
+def test_a_large_graph_opens_fitted_as_boxes_and_zooming_in_brings_the_words(browser, lab, workspace: Path):
+    cannies = [graphs.canny(f"Canny_{i}") for i in range(60)]
+    big = graphs.chain("Sixty_Cannies", [graphs.image_decode("Decode", "resources/images/in.jpg"), *cannies,
+                                          graphs.image_encode("Encode", "resources/images/out.jpg")])
+    big["nndeploy_ui_layout"] = {"layout": {n["name_"]: {"position": {"x": 300 * (i % 16), "y": 160 * (i // 16)}}
+                                            for i, n in enumerate(big["node_repository_"])}, "groups": []}
+    save_workflow(workspace, big)
+    page = open_lab(browser, lab)
+    editor = open_graph(page, lab, "Sixty_Cannies")
+    assert nodes_on_screen(editor) == {n["name_"] for n in big["node_repository_"]}
+    assert edges_on_screen(editor) == edges_of(big)
+    pane = editor.locator(".react-flow").bounding_box()
+    boxes = editor.locator(".react-flow__node").evaluate_all("ns => ns.map(n => n.getBoundingClientRect().toJSON())")
+    inside = [b for b in boxes if b["left"] >= pane["x"] and b["right"] <= pane["x"] + pane["width"]
+              and b["top"] >= pane["y"] and b["bottom"] <= pane["y"] + pane["height"]]
+    assert len(inside) == len(boxes)  # the whole graph is in view at once
+    canny = editor.locator('.react-flow__node[data-id="Canny_30"]')
+    assert canny.locator(".jp-NndeployGraph-name").count() == 0  # far too small to read: a box and its ports
+    assert canny.locator('[data-node="Canny_30"]').get_attribute("title") == "Canny_30"
+    keep_screenshot(page, "graph-large-fitted")
+    zoom_in = editor.get_by_role("button", name="Zoom In")
+    for _ in range(12):
+        if canny.locator(".jp-NndeployGraph-name").count():
+            break
+        zoom_in.click()
+        page.wait_for_timeout(300)
+    assert canny.locator(".jp-NndeployGraph-name").inner_text() == "Canny_30"
     page.close()

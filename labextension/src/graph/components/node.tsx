@@ -2,7 +2,7 @@
  * A node card: name, type, one row per port (inputs on the left, outputs on the right), its live status,
  * and, after a run, thumbnails of the files it wrote. An expanded composite node is drawn as a group.
  */
-import { Handle, NodeProps, Position, useUpdateNodeInternals } from '@xyflow/react';
+import { Handle, NodeProps, Position, useStore, useUpdateNodeInternals } from '@xyflow/react';
 import * as React from 'react';
 
 import { PORT_ROW, PORTS_TOP } from '../layout';
@@ -10,8 +10,24 @@ import { INodeRun } from '../run';
 import { GraphNode, INodeView, IPortView } from '../view';
 import { useController } from './hooks';
 
-export function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
+/**
+ * Below this zoom a card's words are a few pixels high: it is drawn as its box and ports only, which makes a
+ * large graph (fitted into view, far below it) about half as costly to draw. Zooming in brings the words.
+ */
+const DETAIL_ZOOM = 0.4;
+
+/** Memoised (as is `GroupNode`): React Flow redraws a node's wrapper whenever it measures it. */
+export const CardNode = React.memo(function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
   useRemeasured(id, data.composite !== null);
+  const far = useStore(s => s.transform[2] < DETAIL_ZOOM);
+  if (far && !data.composite) { // a collapsed composite node keeps its Expand button, the way in by keyboard
+    return (
+      <div className={cardClass('jp-NndeployGraph-card', data)} data-node={data.name} data-status={data.run?.status} title={data.name}>
+        <Ports data={data} handlesOnly />
+        <NodeIssue data={data} />
+      </div>
+    );
+  }
   return (
     <div className={cardClass('jp-NndeployGraph-card', data)} data-node={data.name} data-status={data.run?.status}>
       <NodeHeader id={id} data={data} />
@@ -20,30 +36,22 @@ export function CardNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
       </div>
       <Ports data={data} />
       <NodeFooter data={data} />
-      {data.issue && (
-        <div role="alert" className="jp-NndeployGraph-nodeIssue">
-          {data.issue}
-        </div>
-      )}
+      <NodeIssue data={data} />
       {data.run?.outputs.length ? <Outputs name={data.name} run={data.run} /> : null}
     </div>
   );
-}
+});
 
-export function GroupNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
+export const GroupNode = React.memo(function GroupNode({ id, data }: NodeProps<GraphNode>): JSX.Element {
   useRemeasured(id, true);
   return (
     <div className={cardClass('jp-NndeployGraph-group', data)} data-node={data.name} data-status={data.run?.status}>
       <NodeHeader id={id} data={data} />
       <Ports data={data} handlesOnly />
-      {data.issue && (
-        <div role="alert" className="jp-NndeployGraph-nodeIssue">
-          {data.issue}
-        </div>
-      )}
+      <NodeIssue data={data} />
     </div>
   );
-}
+});
 
 /** A composite node switches between card and group: React Flow must measure its ports again. */
 function useRemeasured(id: string, when: boolean): void {
@@ -122,6 +130,14 @@ function PortHandle(props: { side: 'in' | 'out'; index: number; port: IPortView;
       )}
     </>
   );
+}
+
+function NodeIssue({ data }: { data: INodeView }): JSX.Element | null {
+  return data.issue ? (
+    <div role="alert" className="jp-NndeployGraph-nodeIssue">
+      {data.issue}
+    </div>
+  ) : null;
 }
 
 function NodeFooter({ data }: { data: INodeView }): JSX.Element {
