@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -96,9 +98,13 @@ async def test_map_over_inputs_and_a_grid_follows_the_batch_on_the_stream(client
     assert [call for call in sent if call[1].startswith("queue")] == [("POST", "queue/batch")]  # one request
     assert client._tasks == {}  # no task polled or bound one by one: the batch's channel carried them
     assert len(input_folders(workspace)) == 3  # each in-memory input uploaded once, whatever the grid's size
-    rows = await asyncio.to_thread(batch.results)
-    assert isinstance(rows, list)  # (a DataFrame when pandas is installed)
-    assert [r["index"] for r in rows] == list(range(8))
+    frame = await asyncio.to_thread(batch.results)  # a DataFrame, one row per task, indexed as the inputs
+    assert list(frame.index) == list(range(8))
+    assert list(frame.columns[:3]) == ["input", "params", "state"]
+    rows = frame.reset_index().to_dict("records")
+    with mock.patch.dict(sys.modules, {"pandas": None}):  # without pandas: the same rows, as dicts
+        plain = await asyncio.to_thread(batch.results)
+    assert [r["task_id"] for r in plain] == list(frame["task_id"]) and plain[3]["input"] == rows[3]["input"]
     assert [r["input"] for r in rows[::2]] == ["<array 100x160x3 uint8>", "<Image 80x80>", f"<{len(inputs[2])} bytes>",
                                               on_disk]
     assert [r["params"]["Canny"]["low_threshold"] for r in rows] == [5, 150] * 4
