@@ -208,18 +208,20 @@ const ROWS_PER_PAGE = 50;
  * until the user scrolls (or clicks "Show more"), so opening the panel and every redraw during a burst stay
  * cheap. The rows drawn stay drawn.
  */
-export function List(props: {
+export function List<T>(props: {
   label: string;
   empty: string;
-  children: React.ReactNode[];
+  items: readonly T[];
+  /** Draws one item's row (keyed); called only for the rows drawn. */
+  row: (item: T) => React.ReactNode;
   dropProps?: React.HTMLAttributes<HTMLUListElement>;
 }): JSX.Element {
   const [shown, setShown] = React.useState(ROWS_PER_PAGE);
   const showMore = React.useCallback(() => setShown(n => n + ROWS_PER_PAGE), []); // one observer per "Show more"
-  const rest = props.children.length - shown;
+  const rest = props.items.length - shown;
   return (
     <ul className="jp-NndeployPanel-list" aria-label={props.label} {...props.dropProps}>
-      {props.children.length ? props.children.slice(0, shown) : <li className="jp-NndeployPanel-empty">{props.empty}</li>}
+      {props.items.length ? props.items.slice(0, shown).map(props.row) : <li className="jp-NndeployPanel-empty">{props.empty}</li>}
       {rest > 0 ? <ShowMore label={props.label} rest={rest} onShow={showMore} /> : null}
     </ul>
   );

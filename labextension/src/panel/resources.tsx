@@ -112,9 +112,7 @@ function ResourcesTree(props: { store: NndeployStore; commands: CommandRegistry;
         <ActionButton action={{ label: 'Upload files into resources', icon: fileUploadIcon, onClick: () => void commands.execute(CommandIDs.uploadFiles) }} />
       </div>
       {uploads.items.length ? <UploadList uploads={uploads} /> : null}
-      <List label="Resources" empty={store.loaded ? 'resources/ is empty.' : 'Loading…'}>
-        {rows}
-      </List>
+      <List label="Resources" empty={store.loaded ? 'resources/ is empty.' : 'Loading…'} items={rows} row={drawn => drawn} />
     </div>
   );
 }

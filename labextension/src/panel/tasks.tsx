@@ -62,18 +62,20 @@ export class TasksSection extends StoreSection {
           />
         </div>
         <Group label="Queue" count={queue.length}>
-          <List label="Queue" empty="No task is queued or running.">
-            {queue.map(t => (
-              <TaskRow key={t.id} task={t} seq={t.seq} now={t.state === 'RUNNING' ? now : 0} commands={this.commands} />
-            ))}
-          </List>
+          <List
+            label="Queue"
+            empty="No task is queued or running."
+            items={queue}
+            row={t => <TaskRow key={t.id} task={t} seq={t.seq} now={t.state === 'RUNNING' ? now : 0} commands={this.commands} />}
+          />
         </Group>
         <Group label="History" count={history.length}>
-          <List label="History" empty="No task has ended yet.">
-            {history.map(t => (
-              <TaskRow key={t.id} task={t} seq={t.seq} now={0} commands={this.commands} />
-            ))}
-          </List>
+          <List
+            label="History"
+            empty="No task has ended yet."
+            items={history}
+            row={t => <TaskRow key={t.id} task={t} seq={t.seq} now={0} commands={this.commands} />}
+          />
         </Group>
       </>
     );

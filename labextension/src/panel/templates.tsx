@@ -29,17 +29,18 @@ export class TemplatesSection extends StoreSection {
       groups.set(category, [...(groups.get(category) ?? []), template]);
     }
     if (!groups.size) {
-      return <List label="Templates" empty={this.store.loaded ? 'No templates found.' : 'Loading…'} children={[]} />;
+      return <List label="Templates" empty={this.store.loaded ? 'No templates found.' : 'Loading…'} items={[]} row={() => null} />;
     }
     return (
       <div className="jp-NndeployPanel-groups">
         {[...groups].map(([category, templates]) => (
           <Group key={category} label={category} count={templates.length}>
-            <List label={`Templates: ${category}`} empty="">
-              {templates.map(t => (
-                <TemplateRow key={t.id} template={t} store={this.store} commands={this.commands} rendermime={this.rendermime} />
-              ))}
-            </List>
+            <List
+              label={`Templates: ${category}`}
+              empty=""
+              items={templates}
+              row={t => <TemplateRow key={t.id} template={t} store={this.store} commands={this.commands} rendermime={this.rendermime} />}
+            />
           </Group>
         ))}
       </div>

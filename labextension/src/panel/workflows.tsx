@@ -28,11 +28,12 @@ export class WorkflowsSection extends StoreSection {
             action={{ label: 'Upload a workflow (.json)', icon: fileUploadIcon, onClick: () => void commands.execute(CommandIDs.uploadWorkflow) }}
           />
         </div>
-        <List label="Workflows" empty={this.store.loaded ? 'No saved workflows yet.' : 'Loading…'}>
-          {this.store.workflows.map(w => (
-            <WorkflowRow key={w.id} workflow={w} commands={commands} />
-          ))}
-        </List>
+        <List
+          label="Workflows"
+          empty={this.store.loaded ? 'No saved workflows yet.' : 'Loading…'}
+          items={this.store.workflows}
+          row={w => <WorkflowRow key={w.id} workflow={w} commands={commands} />}
+        />
       </>
     );
   }
