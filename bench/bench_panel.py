@@ -5,7 +5,7 @@ The workspace has 1,000 saved workflows and a history of 1,000 finished tasks (a
 decode -> Canny -> encode tasks, run by the server before the page opens).
 
 - **Render**: in a JupyterLab page at rest whose panel has never been shown (a hidden section does not draw),
-  the panel is opened (``shell.activateById``, what a click on its tab does). A list draws its first 50 rows
+  the panel is opened (``shell.activateById``, what a click on its tab does). A list draws its first 30 rows
   and draws more as its end scrolls into view, so ``render_ms`` runs from the opening to the workflows' and
   the history's first pages in the DOM and painted (two animation frames later): every section's first React
   render, layout and paint, with 1,000 rows behind each. ``render_every_row_ms`` is what drawing all the
@@ -44,7 +44,7 @@ from graphs import canny_image_graph, fault_graph, write_fault_plugin  # noqa: E
 from lab_browser import PANEL, TAB, chromium, open_panel, start_lab  # noqa: E402
 
 PANEL_ID = PANEL.lstrip("#")
-ROWS_PER_PAGE = 50  # a list draws this many rows, then more as it scrolls (labextension/src/panel/common.tsx)
+ROWS_PER_PAGE = 30  # a list draws this many rows, then more as it scrolls (labextension/src/panel/common.tsx)
 GOALS = {"render_ms": 300, "input_delay_p99_ms": 100, "renders_per_frame": 1.0}
 
 # Runs in an idle page whose panel has never been shown: click its tab, wait for every row drawn and painted.

@@ -373,29 +373,29 @@ def test_the_browsers_own_websocket_follows_tasks_to_their_end(browser, lab: Jup
 
 
 def test_a_long_list_draws_a_page_of_rows_then_more_as_it_scrolls(browser, tmp_path_factory: pytest.TempPathFactory):
-    """130 saved workflows: the section draws 50, scrolling to its end draws 50 more, and its button the rest."""
+    """80 saved workflows: the section draws 30, scrolling to its end draws 30 more, and its button the rest."""
     root = tmp_path_factory.mktemp("long")
     saved = root / "ws" / "resources" / "workflow"
     saved.mkdir(parents=True)
-    for i in range(130):
+    for i in range(80):
         (saved / f"Saved {i:03d}.json").write_text(json.dumps(workflow(f"Saved {i:03d}")))
     server = start_lab(root, True, "--LabApp.expose_app_in_browser=True")
     try:
         page = open_panel(browser, server)
         rows = page.locator(f'{PANEL} .jp-NndeployPanel-row[data-kind="workflow"]')
         page.wait_for_function(f"() => document.querySelectorAll('{PANEL} .jp-NndeployPanel-row"
-                               "[data-kind=\"workflow\"]').length === 50")
+                               "[data-kind=\"workflow\"]').length === 30")
         more = page.locator(f"{PANEL} .jp-NndeployPanel-more")
         more.scroll_into_view_if_needed()
-        button(page, "Show 30 more of 30 in Workflows").wait_for()
-        assert rows.count() == 100
+        button(page, "Show 20 more of 20 in Workflows").wait_for()
+        assert rows.count() == 60
         # the button, for the keyboard (dispatched: a real click scrolls it into view, which draws the rest first)
-        button(page, "Show 30 more of 30 in Workflows").dispatch_event("click")
+        button(page, "Show 20 more of 20 in Workflows").dispatch_event("click")
         page.wait_for_function(f"() => document.querySelectorAll('{PANEL} .jp-NndeployPanel-row"
-                               "[data-kind=\"workflow\"]').length === 130")
+                               "[data-kind=\"workflow\"]').length === 80")
         assert more.count() == 0
         assert sorted(rows.evaluate_all("rows => rows.map(r => r.getAttribute('aria-label'))")) == [
-            f"Saved {i:03d}" for i in range(130)]
+            f"Saved {i:03d}" for i in range(80)]
         page.close()
     finally:
         server.stop()

@@ -199,12 +199,12 @@ export function Row(props: IRowProps): JSX.Element {
   );
 }
 
-/** How many rows a list draws at first, and how many more each time its end scrolls into view: more than a
- * section shows on a tall screen. */
-const ROWS_PER_PAGE = 50;
+/** How many rows a list draws at first, and how many more each time its end scrolls into view (at once, when
+ * its section is taller than that): more than a section shows with the four open. */
+const ROWS_PER_PAGE = 30;
 
 /**
- * A list that draws its rows a page at a time: a thousand workflows or history rows cost the first fifty
+ * A list that draws its rows a page at a time: a thousand workflows or history rows cost the first thirty
  * until the user scrolls (or clicks "Show more"), so opening the panel and every redraw during a burst stay
  * cheap. The rows drawn stay drawn.
  */
