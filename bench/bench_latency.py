@@ -20,7 +20,10 @@ with 1 and 2 workers. The same with 20 heavier tasks (a 60-frame 320x240 video t
 worker time each) shows what a second worker adds when the worker, not the server, is the bottleneck. The CPU
 time each process spent per task during the trivial burst (``/proc``) says where the time goes.
 
-    python bench/bench_latency.py [--tasks 100] [--burst 200] [--no-upstream]
+    python bench/bench_latency.py [--tasks 100] [--burst 200] [--no-upstream] [--latency-only]
+
+``--latency-only`` runs the sequential measurements of our server alone (no burst, no second server, no upstream):
+quick enough to interleave A/B runs.
 
 Progress and a summary go to stderr; stdout gets one JSON line with the figures, the goals and the load.
 """
@@ -288,6 +291,9 @@ async def measure_ours(root: Path, graphs: dict[str, dict], args: argparse.Names
             log(f"ours, websockets: {got['websockets']}")
             got["client"] = await asyncio.to_thread(with_client, server, graphs["trivial"], args.tasks)
             log(f"ours, notebook Client: {got['client']}")
+        if args.latency_only:
+            await api.close()
+            return got
         pids = {"server": server.proc.pid, "workers": process_tree(server.proc.pid)[1:], "bench client": [os.getpid()]}
         before = {name: sum(map(cpu_seconds, [p] if isinstance(p, int) else p)) for name, p in pids.items()}
         got["burst"] = await burst(api, graphs["trivial"], args.burst)
@@ -372,6 +378,8 @@ async def measure_upstream(workspace: Path, graph: dict, args: argparse.Namespac
 
 
 async def run(args: argparse.Namespace) -> dict:
+    if args.latency_only:
+        return await run_latency(args)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as scratch:
         root = Path(scratch) / "root"
@@ -406,6 +414,19 @@ async def run(args: argparse.Namespace) -> dict:
     return {**figures, "goals": GOALS, "goals_met": met, "tasks": args.tasks, "burst": args.burst}
 
 
+async def run_latency(args: argparse.Namespace) -> dict:
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as scratch:
+        root = Path(scratch) / "root"
+        ours = await measure_ours(root, {"trivial": trivial_graph(root / "nndeploy")}, args, 1)
+    figures = {"ours_websockets": ours["websockets"], "ours_client": ours["client"], "cpus": os.cpu_count(),
+               "loadavg_before": [round(x, 2) for x in load_before],
+               "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+    met = {f"{name}_{q}": figures[name]["client"][q] <= GOALS[q]
+           for name in ("ours_websockets", "ours_client") for q in ("p50_ms", "p99_ms")}
+    return {**figures, "goals": GOALS, "goals_met": met, "tasks": args.tasks}
+
+
 def report(result: dict) -> None:
     def line(name: str, got: dict) -> str:
         c, s = got["client"], got["server_side"]
@@ -416,6 +437,9 @@ def report(result: dict) -> None:
         f"(load {result['loadavg_before']} -> {result['loadavg_after']}, {result['cpus']} cpus):")
     log(line("ours, websockets", result["ours_websockets"]))
     log(line("ours, notebook Client", result["ours_client"]))
+    if "burst" not in result:  # --latency-only
+        log(f"goals {result['goals']}: {result['goals_met']}")
+        return
     upstream = result["upstream"]
     log(f"  upstream: {upstream['skipped']}" if "skipped" in upstream else line("upstream, websockets",
                                                                                 upstream["websockets"]))
@@ -436,6 +460,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100, help="sequential tasks per client")
     parser.add_argument("--burst", type=int, default=200, help="tasks posted at once")
     parser.add_argument("--no-upstream", action="store_true", help="skip the upstream nndeploy server")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only the sequential runs against our server (no burst, no upstream)")
     result = asyncio.run(run(parser.parse_args()))
     report(result)
     print(json.dumps(result))
