@@ -68,8 +68,12 @@ class TaskStore:
         self.history_limit = history_limit
 
     async def insert(self, task_id: str, graph: Graph, *, priority: int, name: str, source: str | None,
-                     params: Params | None, download: bool) -> Queued:
+                     params: Params | None, download: bool, dispatched: bool = False) -> Queued:
+        """Record a new task, PENDING; or, with ``dispatched``, already DISPATCHED (the queue hands it to the
+        executor at once: the two states in one transaction, as if it had waited no time)."""
         row = _row(NewTask(task_id, graph, params), priority=priority, name=name, source=source, download=download)
+        if dispatched:
+            row.update(state=TaskState.DISPATCHED, dispatched_at=row["submitted_at"])
         seq = await self.db.run(lambda conn: _insert(conn, [row])[0])
         return Queued(priority, seq, task_id, name, graph, download)
 
@@ -195,7 +199,7 @@ def _row(task: NewTask, *, priority: int, name: str, source: str | None, downloa
     return {"id": task.task_id, "state": TaskState.PENDING, "priority": priority, "name": name,
             "graph": json.dumps(task.graph), "source": source,
             "params": json.dumps(task.params) if task.params else None, "submitted_at": time.time(),
-            "download": int(download), "batch_id": batch_id, "batch_index": batch_index}
+            "dispatched_at": None, "download": int(download), "batch_id": batch_id, "batch_index": batch_index}
 
 
 def _insert(conn: sqlite3.Connection, rows: list[dict[str, Any]], batch: dict[str, Any] | None = None) -> list[int]:
@@ -207,9 +211,9 @@ def _insert(conn: sqlite3.Connection, rows: list[dict[str, Any]], batch: dict[st
                          "VALUES (:id, :name, :source, :submitted_at, :total)", batch)
         for row in rows:
             cursor = conn.execute(
-                "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at, download, "
-                "batch_id, batch_index) VALUES (:id, :state, :priority, :name, :graph, :source, :params, "
-                ":submitted_at, :download, :batch_id, :batch_index)", row)
+                "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at, dispatched_at, "
+                "download, batch_id, batch_index) VALUES (:id, :state, :priority, :name, :graph, :source, :params, "
+                ":submitted_at, :dispatched_at, :download, :batch_id, :batch_index)", row)
             assert cursor.lastrowid is not None
             seqs.append(cursor.lastrowid)
     return seqs
