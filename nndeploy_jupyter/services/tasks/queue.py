@@ -22,7 +22,9 @@ import contextlib
 import heapq
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ...errors import ApiError, Conflict, Unavailable
 from ...runtime.executor import Executor, ExecutorEvent, ExecutorTask, Started
@@ -125,8 +127,8 @@ class TaskQueue:
 
     async def submit(self, graph: Graph, *, priority: int = DEFAULT_PRIORITY, source: str | None = None,
                      params: Params | None = None, download: bool = False) -> str:
-        """Validate ``graph`` (with ``params`` applied), record it PENDING and queue it; return its id. 503 while the
-        executor says tasks cannot run (it says why)."""
+        """Validate ``graph`` (with ``params`` applied), record it and queue it (or hand it over at once); return
+        its id. 503 while the executor says tasks cannot run (it says why)."""
         self._check_available()
 
         def _checked(schemas: NodeSchemas) -> Graph:
@@ -135,19 +137,18 @@ class TaskQueue:
             validate_graph(checked, schemas, self.workspace, download)
             return checked
 
-        graph = await self.catalogue.check(_checked)
-        # Nothing waits and a slot is free: the task is recorded DISPATCHED in its insert's transaction and handed
-        # over at once (one write and one pass of the dispatcher fewer). The slot is held while the row is written.
-        direct = not download and self._free_slots() > 0
-        self._reserved += int(direct)
+        def _checked_now() -> Graph:  # on the database thread, right before the row is written
+            current, checked = self.catalogue.if_current(_checked)
+            if not current:
+                raise _CatalogueChanged
+            return checked  # type: ignore[return-value]
+
+        fields = {"priority": priority, "name": _name(graph), "source": source, "params": params, "download": download}
         try:
-            entry = await self.store.insert(str(uuid.uuid4()), graph, priority=priority, name=_name(graph),
-                                            source=source, params=params, download=download, dispatched=direct)
-        except BaseException:
-            self._wake.set()  # the slot held in vain is free again
-            raise
-        finally:
-            self._reserved -= int(direct)
+            entry, direct = await self._record(_checked_now, **fields)
+        except _CatalogueChanged:  # the plugins changed (or the first submission): probe the catalogue first
+            checked = await self.catalogue.check(_checked)
+            entry, direct = await self._record(lambda: checked, **fields)
         self._publish(_status(entry))
         if not direct:
             self._admit(entry)
@@ -158,6 +159,19 @@ class TaskQueue:
             self._publish(_status(entry, TaskState.DISPATCHED))
             self._launch(self._fly(entry))
         return entry.task_id
+
+    async def _record(self, graph: Callable[[], Graph], **fields: Any) -> tuple[Queued, bool]:
+        """Insert a task; DISPATCHED, and True, when nothing waits and a slot is free: it is handed over at once
+        (one write and one pass of the dispatcher fewer). The slot is held while the row is written."""
+        direct = not fields["download"] and self._free_slots() > 0
+        self._reserved += int(direct)
+        try:
+            return await self.store.insert(str(uuid.uuid4()), graph, dispatched=direct, **fields), direct
+        except BaseException:
+            self._wake.set()  # the slot held in vain is free again
+            raise
+        finally:
+            self._reserved -= int(direct)
 
     async def submit_batch(self, graph: Graph, entries: list[BatchEntry], *, params: Params | None = None,
                            priority: int = DEFAULT_PRIORITY, source: str | None = None,
@@ -399,8 +413,15 @@ class TaskQueue:
         self.events.publish(status)
 
 
+class _CatalogueChanged(Exception):
+    """The cached node catalogue no longer matches the plugin folder: probe it before checking a graph."""
+
+
 def _name(graph: Graph) -> str:
-    return graph["name_"] if isinstance(graph.get("name_"), str) else ""
+    """The task's name: its graph's ``name_`` (params cannot change it). Read before the graph is checked, so
+    whatever a client sent: anything but an object is refused by the check that follows."""
+    name = graph.get("name_") if isinstance(graph, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def _status(entry: Queued, state: TaskState = TaskState.PENDING) -> StatusEvent:
