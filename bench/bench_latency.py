@@ -20,7 +20,10 @@ with 1 and 2 workers. The same with 20 heavier tasks (a 60-frame 320x240 video t
 worker time each) shows what a second worker adds when the worker, not the server, is the bottleneck. The CPU
 time each process spent per task during the trivial burst (``/proc``) says where the time goes.
 
-    python bench/bench_latency.py [--tasks 100] [--burst 200] [--no-upstream]
+    python bench/bench_latency.py [--tasks 100] [--burst 200] [--no-upstream] [--latency-only]
+
+``--latency-only`` runs the sequential measurements of our server alone (no burst, no second server, no upstream):
+quick enough to interleave A/B runs.
 
 Progress and a summary go to stderr; stdout gets one JSON line with the figures, the goals and the load.
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -51,6 +55,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))  # the checkout's Client and server, not an older installed copy
 
 import graphs as fixtures  # noqa: E402  (the tests' graph builders and synthetic media)
+import lab_browser  # noqa: E402  (Debian's Chromium and a JupyterLab with the extension, as the browser tests use)
 from jupyter_process import JupyterProcess, free_port  # noqa: E402
 
 from nndeploy_jupyter import Client  # noqa: E402
@@ -138,6 +143,7 @@ class Api:
             self.headers["Authorization"] = f"token {token}"
         self._local = threading.local()
         self.arrived: dict[str, float] = {}  # task id -> when its task_run_info came
+        self.lag: dict[str, float] = {}  # task id -> seconds from the server stamping task_run_info to its arrival
         self._waiters: dict[str, asyncio.Future] = {}
 
     # -- REST, blocking, one kept-alive connection per thread --------------------------------------------
@@ -180,12 +186,14 @@ class Api:
 
     async def _read(self) -> None:
         async for message in self.ws:
-            now = time.perf_counter()
+            now, wall = time.perf_counter(), time.time()
             result = json.loads(message).get("result")
             if not isinstance(result, dict) or result.get("type") != "task_run_info":
                 continue
             task_id = result.get("task_id")
             self.arrived.setdefault(task_id, now)
+            if result.get("ts"):
+                self.lag.setdefault(task_id, wall - result["ts"])
             waiter = self._waiters.pop(task_id, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(now)
@@ -209,30 +217,78 @@ class Api:
         self.reader.cancel()
 
 
-async def sequential(api: Api, graph: dict, tasks: int) -> dict:
-    """``tasks`` runs one after another: POST, bind, wait for task_run_info."""
+class Probe:
+    """One client of one server, one task at a time: ``await probe.one()`` is (seconds from enqueue to
+    ``task_run_info``, task id, seconds from the server stamping that event to its arrival or None), or None
+    when the event never came. ``api`` reads the server's history."""
+
+    def __init__(self, name: str, api: Api, graph: dict):
+        self.name, self.api, self.graph = name, api, graph
+
+    async def one(self) -> tuple[float, str, float | None] | None:
+        raise NotImplementedError
+
+
+class WebsocketsProbe(Probe):
+    """The ``websockets`` client: POST (``http.client``, kept alive), bind, wait for task_run_info."""
+
     pool = ThreadPoolExecutor(1)
-    loop = asyncio.get_running_loop()
-    for _ in range(5):  # warm-up: the worker's first runs, the server's caches
-        task_id = await loop.run_in_executor(pool, api.submit, graph)
-        await api.bind(task_id)
-        await api.ended(task_id)
-    seen, posts, ids, missed = [], [], [], 0
-    for _ in range(tasks):
+
+    async def one(self) -> tuple[float, str, float | None] | None:
         started = time.perf_counter()
-        task_id = await loop.run_in_executor(pool, api.submit, graph)
-        posts.append(time.perf_counter() - started)
-        await api.bind(task_id)
-        ended = await api.ended(task_id)
-        if ended is None:
-            missed += 1
-        else:
-            seen.append(ended - started)
-            ids.append(task_id)
-    history = await loop.run_in_executor(pool, api.history, tasks + 10)
-    server = [history[t]["ts_finish"] - history[t]["ts_submit"] for t in ids if history.get(t, {}).get("ts_finish")]
-    pool.shutdown()
-    return {"client": summary(seen), "server_side": summary(server), "post": summary(posts), "missed": missed}
+        task_id = await asyncio.get_running_loop().run_in_executor(self.pool, self.api.submit, self.graph)
+        await self.api.bind(task_id)
+        ended = await self.api.ended(task_id)
+        return None if ended is None else (ended - started, task_id, self.api.lag.get(task_id))
+
+
+class ClientProbe(Probe):
+    """The notebook Client, as a user calls it: ``run(graph)`` blocks until the task ended."""
+
+    def __init__(self, name: str, api: Api, graph: dict, client: Client):
+        super().__init__(name, api, graph)
+        self.client = client
+
+    async def one(self) -> tuple[float, str, float | None] | None:
+        def run() -> tuple[float, str, float | None]:
+            started = time.perf_counter()
+            task = self.client.run(self.graph)
+            return time.perf_counter() - started, task.id, None
+
+        return await asyncio.to_thread(run)
+
+
+async def alternate(probes: list[Probe], tasks: int) -> dict[str, dict]:
+    """``tasks`` runs through each probe, one task at a time, the probes taking turns (in an order reversed every
+    round), so each sees the same load on a machine whose load varies. Per probe: p50/p99 of what the client saw,
+    of the server-side part (``ts_finish - ts_submit`` from its history) and of the event's last leg."""
+    for probe in probes:
+        for _ in range(5):  # warm-up: the worker's first runs, the server's caches, the page's JIT
+            await probe.one()
+    seen: dict[str, list[tuple[float, str, float | None]]] = {probe.name: [] for probe in probes}
+    missed = dict.fromkeys(seen, 0)
+    for round_ in range(tasks):
+        for probe in probes if round_ % 2 == 0 else probes[::-1]:
+            got = await probe.one()
+            if got is None:
+                missed[probe.name] += 1
+            else:
+                seen[probe.name].append(got)
+    results = {}
+    for probe in probes:
+        history = await asyncio.to_thread(probe.api.history, len(probes) * (tasks + 10))
+        got = seen[probe.name]
+        server = [history[t]["ts_finish"] - history[t]["ts_submit"] for _, t, _ in got
+                  if history.get(t, {}).get("ts_finish")]
+        lags = [lag for _, _, lag in got if lag is not None]
+        results[probe.name] = {"client": summary([s for s, _, _ in got]), "server_side": summary(server),
+                               **({"after_event": summary(lags)} if lags else {}), "missed": missed[probe.name]}
+    return results
+
+
+async def sequential(api: Api, graph: dict, tasks: int) -> dict:
+    """``tasks`` runs one after another through the ``websockets`` client."""
+    return (await alternate([WebsocketsProbe("websockets", api, graph)], tasks))["websockets"]
 
 
 async def burst(api: Api, graph: dict, count: int) -> dict:
@@ -256,25 +312,6 @@ async def burst(api: Api, graph: dict, count: int) -> dict:
             "succeeded": succeeded}
 
 
-def with_client(server: JupyterProcess, graph: dict, tasks: int) -> dict:
-    """The notebook Client, as a user calls it: ``run(graph)`` blocks until the task ended and its record is read."""
-    client = Client(server.url, server.token)
-    try:
-        for _ in range(5):
-            client.run(graph)
-        seen, ids = [], []
-        for _ in range(tasks):
-            started = time.perf_counter()
-            task = client.run(graph)
-            seen.append(time.perf_counter() - started)
-            ids.append(task.id)
-        history = {item["task_id"]: item for item in client.history(tasks + 10)}
-    finally:
-        client.close()
-    server_side = [history[t]["ts_finish"] - history[t]["ts_submit"] for t in ids if t in history]
-    return {"client": summary(seen), "server_side": summary(server_side), "missed": 0}
-
-
 async def measure_ours(root: Path, graphs: dict[str, dict], args: argparse.Namespace, workers: int) -> dict:
     server = JupyterProcess(root, "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}",
                             f"--NnDeployExtension.max_workers={workers}", env=CHECKOUT_ENV).start()
@@ -286,8 +323,14 @@ async def measure_ours(root: Path, graphs: dict[str, dict], args: argparse.Names
         if workers == 1:
             got["websockets"] = await sequential(api, graphs["trivial"], args.tasks)
             log(f"ours, websockets: {got['websockets']}")
-            got["client"] = await asyncio.to_thread(with_client, server, graphs["trivial"], args.tasks)
+            client = Client(server.url, server.token)
+            got["client"] = (await alternate([ClientProbe("client", api, graphs["trivial"], client)],
+                                             args.tasks))["client"]
+            client.close()
             log(f"ours, notebook Client: {got['client']}")
+        if args.latency_only:
+            await api.close()
+            return got
         pids = {"server": server.proc.pid, "workers": process_tree(server.proc.pid)[1:], "bench client": [os.getpid()]}
         before = {name: sum(map(cpu_seconds, [p] if isinstance(p, int) else p)) for name, p in pids.items()}
         got["burst"] = await burst(api, graphs["trivial"], args.burst)
@@ -372,6 +415,8 @@ async def measure_upstream(workspace: Path, graph: dict, args: argparse.Namespac
 
 
 async def run(args: argparse.Namespace) -> dict:
+    if args.latency_only:
+        return await run_latency(args)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as scratch:
         root = Path(scratch) / "root"
@@ -406,6 +451,126 @@ async def run(args: argparse.Namespace) -> dict:
     return {**figures, "goals": GOALS, "goals_met": met, "tasks": args.tasks, "burst": args.burst}
 
 
+# In a page of the server's origin: the browser's own fetch and WebSocket (the token in the header and the URL).
+PAGE_SETUP = """async ({api, token}) => {
+    const socket = new WebSocket(api.replace(/^http/, 'ws') + 'ws/progress?token=' + encodeURIComponent(token));
+    await new Promise((opened, failed) => { socket.onopen = opened; socket.onerror = failed; });
+    const waiting = new Map();
+    socket.onmessage = message => {
+        const at = performance.now();
+        const result = JSON.parse(message.data).result;
+        const ended = result && result.type === 'task_run_info' && waiting.get(result.task_id);
+        if (ended) {
+            waiting.delete(result.task_id);
+            ended({at, lag: (performance.timeOrigin + at) / 1000 - result.ts});
+        }
+    };
+    const headers = {'Content-Type': 'application/json', Authorization: `token ${token}`};
+    window.__latency = {api, socket, waiting, headers};
+}"""
+PAGE_ONE_TASK = """async graph => {
+    const {api, socket, waiting, headers} = window.__latency;
+    const started = performance.now();
+    const response = await fetch(api + 'queue', {method: 'POST', headers, body: JSON.stringify(graph)});
+    const taskId = (await response.json()).result.task_id;
+    const end = new Promise(ended => waiting.set(taskId, ended));
+    socket.send(JSON.stringify({type: 'bind', task_id: taskId}));
+    const {at, lag} = await end;
+    return {seconds: (at - started) / 1000, taskId, lag};
+}"""
+PAGES = {  # what the browser shows while its page measures
+    "browser, bare page": "Jupyter's 404 page (no JupyterLab, no extension): the browser alone",
+    "browser, JupyterLab": "JupyterLab with the extension, the nndeploy panel closed",
+    "browser, JupyterLab + panel": "JupyterLab with the nndeploy panel open, drawing every task",
+}
+
+
+class Browser:
+    """Debian's Chromium (never downloaded), through playwright's sync API on a thread of its own."""
+
+    def __init__(self):
+        self.thread = ThreadPoolExecutor(1)
+
+    async def call(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.thread, fn, *args)
+
+    async def __aenter__(self) -> Browser:
+        self._chromium = lab_browser.chromium()
+        self.browser = await self.call(self._chromium.__enter__)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.call(self._chromium.__exit__, None, None, None)
+        self.thread.shutdown()
+
+    def open(self, kind: str, server: JupyterProcess):
+        if kind == "browser, bare page":  # Jupyter's 404 page: the API's own answers forbid their scripts any
+            page = self.browser.new_page()  # connection (Content-Security-Policy), a page made up by the
+            page.goto(f"{server.url}nndeploy/bench?token={server.token}")  # browser is not the server's
+        elif kind == "browser, JupyterLab":
+            page = lab_browser.open_lab(self.browser, server)
+        else:
+            page = lab_browser.open_panel(self.browser, server)
+        page.evaluate(PAGE_SETUP, {"api": f"{server.url}nndeploy/api/", "token": server.token})
+        return page
+
+
+class PageProbe(Probe):
+    def __init__(self, name: str, api: Api, graph: dict, browser: Browser, page):
+        super().__init__(name, api, graph)
+        self.browser, self.page = browser, page
+
+    async def one(self) -> tuple[float, str, float | None] | None:
+        got = await self.browser.call(self.page.evaluate, PAGE_ONE_TASK, self.graph)
+        return got["seconds"], got["taskId"], got["lag"]
+
+
+async def run_latency(args: argparse.Namespace) -> dict:
+    """Our server (and, with ``--versus``, another checkout's, side by side), one task at a time through each
+    client in turn: the ``websockets`` client and the notebook Client, then (``--browser``) a page of each kind
+    in Chromium, one kind at a time (a JupyterLab page follows every task of its server, whoever runs it)."""
+    load_before = os.getloadavg()
+    checkouts = {"this": ROOT, **({"versus": Path(args.versus).resolve()} if args.versus else {})}
+    async with contextlib.AsyncExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-latency-")))
+        browser = await stack.enter_async_context(Browser()) if args.browser else None
+        servers, probes = {}, []
+        for label, checkout in checkouts.items():
+            root = scratch / label
+            graph = trivial_graph(root / "nndeploy")
+            env = {"PYTHONPATH": os.pathsep.join(filter(None, (str(checkout), os.environ.get("PYTHONPATH"))))}
+            if browser:
+                server = lab_browser.start_lab(root, True, workspace=root / "nndeploy", env=env)
+            else:
+                server = JupyterProcess(root, "--ServerApp.jpserver_extensions={'nndeploy_jupyter': True}",
+                                        env=env).start()
+            stack.callback(server.stop)
+            api = Api(f"{server.url}nndeploy/api/", server.token)
+            await api.connect()
+            stack.push_async_callback(api.close)
+            await burst(api, graph, 4)  # warm-up: the worker's first runs
+            client = Client(server.url, server.token)
+            stack.callback(client.close)
+            servers[label] = (server, api, graph)
+            probes += [WebsocketsProbe(f"{label}: websockets", api, graph),
+                       ClientProbe(f"{label}: notebook Client", api, graph, client)]
+        results = await alternate(probes, args.tasks)
+        for kind in PAGES if browser else ():
+            pages = {label: await browser.call(browser.open, kind, server) for label, (server, _, _) in servers.items()}
+            results.update(await alternate([PageProbe(f"{label}: {kind}", api, graph, browser, pages[label])
+                                            for label, (_, api, graph) in servers.items()], args.tasks))
+            for page in pages.values():
+                await browser.call(page.close)
+        for name, got in results.items():
+            log(f"{name}: {got}")
+    met = {f"{name} {q}": got["client"][q] <= GOALS[q] for name, got in results.items() if name.startswith("this")
+           for q in ("p50_ms", "p99_ms")}
+    return {"latency": results, "checkouts": {label: str(path) for label, path in checkouts.items()},
+            "pages": PAGES if browser else {}, "cpus": os.cpu_count(), "tasks": args.tasks,
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()], "goals": GOALS, "goals_met": met}
+
+
 def report(result: dict) -> None:
     def line(name: str, got: dict) -> str:
         c, s = got["client"], got["server_side"]
@@ -414,6 +579,12 @@ def report(result: dict) -> None:
                 f"{s['p50_ms']:.2f} / p99 {s['p99_ms']:.2f} ms){missed}")
     log(f"enqueue -> task_run_info, {result['tasks']} tasks one at a time "
         f"(load {result['loadavg_before']} -> {result['loadavg_after']}, {result['cpus']} cpus):")
+    if "latency" in result:  # --latency-only
+        for name, got in result["latency"].items():
+            after = f"; event -> client p50 {got['after_event']['p50_ms']:.2f} ms" if "after_event" in got else ""
+            log(line(name, got) + after)
+        log(f"goals {result['goals']}: {result['goals_met']}")
+        return
     log(line("ours, websockets", result["ours_websockets"]))
     log(line("ours, notebook Client", result["ours_client"]))
     upstream = result["upstream"]
@@ -436,6 +607,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100, help="sequential tasks per client")
     parser.add_argument("--burst", type=int, default=200, help="tasks posted at once")
     parser.add_argument("--no-upstream", action="store_true", help="skip the upstream nndeploy server")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only the sequential runs against our server (no burst, no upstream)")
+    parser.add_argument("--browser", action="store_true",
+                        help="with --latency-only: JupyterLab servers, and Chromium pages measuring too")
+    parser.add_argument("--versus", metavar="CHECKOUT",
+                        help="with --latency-only: another checkout's server alongside, tasks taking turns")
     result = asyncio.run(run(parser.parse_args()))
     report(result)
     print(json.dumps(result))

@@ -41,12 +41,13 @@ REQUIRES_BROWSER = [REQUIRES_CHROMIUM, REQUIRES_LABEXTENSION]
 
 
 def start_lab(root: Path, extension_enabled: bool = True, *args: str, workspace: Path | None = None,
-              base_url: str = "/lab%20base/") -> JupyterProcess:
-    """JupyterLab with this checkout's labextension first on the path and every user-level dir isolated."""
+              base_url: str = "/lab%20base/", env: dict[str, str] | None = None) -> JupyterProcess:
+    """JupyterLab with this checkout's labextension first on the path and every user-level dir isolated
+    (``env``: more of the server's environment, e.g. the ``PYTHONPATH`` of another checkout)."""
     extensions = link_labextension(root / "labextensions")
     quiet_lab_settings(root / "lab-settings")
     env = {"JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTERLAB_SETTINGS_DIR": str(root / "lab-settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces")}
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / "lab-workspaces"), **(env or {})}
     return JupyterProcess(
         root / "notebooks",
         f"--ServerApp.jpserver_extensions={{'nndeploy_jupyter': {extension_enabled}}}",

@@ -154,14 +154,21 @@ class FakeExecutor(BaseExecutor):
         asyncio.get_running_loop().call_later(0.01, lambda: self.set_slots(self.slots + 1))
 
 
+def _fake_schemas() -> NodeSchemas:
+    return build_schemas({"dag": {"nodes": [{"nodeEntity": {"key_": FAKE_KEY}}]}, "node_keys": [FAKE_KEY]})
+
+
 class FakeCatalogue:
     """The node catalogue without the nndeploy probe: it knows :data:`FAKE_KEY`."""
 
     async def schemas(self) -> NodeSchemas:
-        return build_schemas({"dag": {"nodes": [{"nodeEntity": {"key_": FAKE_KEY}}]}, "node_keys": [FAKE_KEY]})
+        return _fake_schemas()
 
     async def check(self, fn):
-        return await asyncio.to_thread(fn, await self.schemas())
+        return await asyncio.to_thread(fn, _fake_schemas())
+
+    def if_current(self, fn):
+        return True, fn(_fake_schemas())
 
     def invalidate(self) -> None:
         pass

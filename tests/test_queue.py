@@ -41,6 +41,43 @@ async def test_tasks_run_by_priority_then_submission_order_each_change_published
         assert [t.task_id for t in history.items] == [late, second, first] and history.total == 3
 
 
+async def test_a_task_for_a_free_slot_is_already_dispatched_when_its_submission_returns(tmp_path: Path):
+    """The direct hand-over: one write records it DISPATCHED; its events still tell the whole lifecycle. A task
+    submitted while another waits queues behind it."""
+    async with queue_on(tmp_path, slots=1) as h:
+        first = await h.queue.submit(fake_graph("first", hold=True))
+        record = await h.queue.get(first)
+        assert record.state == "DISPATCHED" and record.ts_dispatch == record.ts_submit
+        assert h.states(first) == ["PENDING", "DISPATCHED"]
+        second = await h.queue.submit(fake_graph("second"))  # the slot is taken: it waits, PENDING
+        assert (await h.queue.get(second)).state == "PENDING"
+        h.executor.release(first)
+        await h.ends(second)
+        assert h.executor.started == [first, second]
+        for task_id in (first, second):
+            assert h.states(task_id) == ["PENDING", "DISPATCHED", "RUNNING", "SUCCEEDED"]
+
+
+async def test_a_stop_while_a_direct_submission_is_written_interrupts_it(tmp_path: Path):
+    async with queue_on(tmp_path) as h:
+        insert, written = h.queue.store.insert, asyncio.Event()
+
+        async def slow_insert(*args, **kwargs):  # the database is slow: stop() comes during the write
+            entry = await insert(*args, **kwargs)
+            await written.wait()
+            return entry
+
+        h.queue.store.insert = slow_insert
+        submission = asyncio.ensure_future(h.queue.submit(fake_graph()))
+        await asyncio.sleep(0.05)
+        await h.queue.stop()
+        written.set()
+        task_id = await submission  # accepted: it was recorded, and it ends as the tasks stop() found
+        record = await h.queue.get(task_id)
+        assert record.state == "INTERRUPTED" and "server stopped" in record.error
+        assert h.executor.started == [] and h.states(task_id) == ["PENDING", "INTERRUPTED"]
+
+
 async def test_capacity_is_honoured_and_the_queue_sleeps_while_it_is_used(tmp_path: Path):
     async with queue_on(tmp_path, slots=1) as h:
         held = await h.queue.submit(fake_graph("held", hold=True))

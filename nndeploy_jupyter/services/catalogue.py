@@ -47,16 +47,19 @@ class NodeCatalogue:
         """``fn(schemas)`` in a thread (it reads files: validation). The plugin folder is compared with the cached
         catalogue's in that same thread call, so a request costs one trip off the event loop while the plugins
         stay as they are; after a change, the catalogue is probed again first."""
-        def _if_current() -> tuple[bool, T | None]:
-            cached = self._cache
-            if cached is None or cached[0] != self._plugin_signature():
-                return False, None
-            return True, fn(cached[2])
-
-        current, result = await asyncio.to_thread(_if_current)
+        current, result = await asyncio.to_thread(self.if_current, fn)
         if current:
             return result  # type: ignore[return-value]
         return await asyncio.to_thread(fn, await self.schemas())
+
+    def if_current(self, fn: Callable[[NodeSchemas], T]) -> tuple[bool, T | None]:
+        """``(True, fn(schemas))`` while the cached catalogue matches the plugin folder, else ``(False, None)``
+        (then :meth:`check` probes it again). Blocking (it looks at the plugin folder): off the event loop only,
+        e.g. on the database thread, as a submission is checked and recorded in one trip."""
+        cached = self._cache
+        if cached is None or cached[0] != self._plugin_signature():
+            return False, None
+        return True, fn(cached[2])
 
     async def _current(self) -> tuple[Any, dict[str, Any], NodeSchemas]:
         signature = await asyncio.to_thread(self._plugin_signature)

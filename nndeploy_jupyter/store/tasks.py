@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,11 +68,22 @@ class TaskStore:
         self.db = db
         self.history_limit = history_limit
 
-    async def insert(self, task_id: str, graph: Graph, *, priority: int, name: str, source: str | None,
-                     params: Params | None, download: bool) -> Queued:
-        row = _row(NewTask(task_id, graph, params), priority=priority, name=name, source=source, download=download)
-        seq = await self.db.run(lambda conn: _insert(conn, [row])[0])
-        return Queued(priority, seq, task_id, name, graph, download)
+    async def insert(self, task_id: str, graph: Callable[[], Graph], *, priority: int, name: str,
+                     source: str | None, params: Params | None, download: bool, dispatched: bool = False) -> Queued:
+        """Record a new task, PENDING; or, with ``dispatched``, already DISPATCHED (the queue hands it to the
+        executor at once: the two states in one transaction, as if it had waited no time). ``graph()`` makes its
+        graph on the database thread, right before the row is written: the queue checks it there, one trip off
+        the event loop for both (what it raises is raised here, and nothing is written)."""
+        def _write(conn: sqlite3.Connection) -> tuple[int, Graph]:
+            checked = graph()
+            row = _row(NewTask(task_id, checked, params), priority=priority, name=name, source=source,
+                       download=download)
+            if dispatched:
+                row.update(state=TaskState.DISPATCHED, dispatched_at=row["submitted_at"])
+            return _insert(conn, [row])[0], checked
+
+        seq, checked = await self.db.run(_write)
+        return Queued(priority, seq, task_id, name, checked, download)
 
     async def insert_batch(self, batch_id: str, tasks: list[NewTask], *, priority: int, name: str,
                            source: str | None, batch_name: str) -> list[Queued]:
@@ -195,7 +207,7 @@ def _row(task: NewTask, *, priority: int, name: str, source: str | None, downloa
     return {"id": task.task_id, "state": TaskState.PENDING, "priority": priority, "name": name,
             "graph": json.dumps(task.graph), "source": source,
             "params": json.dumps(task.params) if task.params else None, "submitted_at": time.time(),
-            "download": int(download), "batch_id": batch_id, "batch_index": batch_index}
+            "dispatched_at": None, "download": int(download), "batch_id": batch_id, "batch_index": batch_index}
 
 
 def _insert(conn: sqlite3.Connection, rows: list[dict[str, Any]], batch: dict[str, Any] | None = None) -> list[int]:
@@ -207,9 +219,9 @@ def _insert(conn: sqlite3.Connection, rows: list[dict[str, Any]], batch: dict[st
                          "VALUES (:id, :name, :source, :submitted_at, :total)", batch)
         for row in rows:
             cursor = conn.execute(
-                "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at, download, "
-                "batch_id, batch_index) VALUES (:id, :state, :priority, :name, :graph, :source, :params, "
-                ":submitted_at, :download, :batch_id, :batch_index)", row)
+                "INSERT INTO tasks (id, state, priority, name, graph, source, params, submitted_at, dispatched_at, "
+                "download, batch_id, batch_index) VALUES (:id, :state, :priority, :name, :graph, :source, :params, "
+                ":submitted_at, :dispatched_at, :download, :batch_id, :batch_index)", row)
             assert cursor.lastrowid is not None
             seqs.append(cursor.lastrowid)
     return seqs

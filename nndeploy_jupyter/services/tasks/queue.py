@@ -4,12 +4,15 @@ Lifecycle ``PENDING → DISPATCHED → RUNNING → SUCCEEDED | FAILED | CANCELLE
 whose server stopped while it was on the executor. Every change goes through :meth:`TaskQueue._transition`:
 the store's guarded write (a finished task is never overwritten), then one ``status`` event; so a client that
 reads the database after an event never sees an older state, and a restart loses nothing: tasks caught on
-the executor become INTERRUPTED, PENDING ones queue again.
+the executor become INTERRUPTED, PENDING ones queue again. (One exception, see below: a task that goes to the
+executor at once is inserted DISPATCHED, and both its events follow the write.)
 
 Order: lower ``priority`` first, then submission order. The queue hands a task over only while the executor
 has capacity for one more than it holds, and sleeps otherwise: it wakes when a task is queued, when one
-returns, and when the executor says its capacity changed. A cancel is kept in one place, the task's
-:class:`_Flight`, and answered at once; the end follows on the socket.
+returns, and when the executor says its capacity changed. A task submitted while nothing waits and a slot is
+free skips the dispatcher: its row is written DISPATCHED in the insert's own transaction (one write fewer), its
+``status`` events say PENDING then DISPATCHED, and it goes to the executor in the next loop turn. A cancel is
+kept in one place, the task's :class:`_Flight`, and answered at once; the end follows on the socket.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import contextlib
 import heapq
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ...errors import ApiError, Conflict, Unavailable
 from ...runtime.executor import Executor, ExecutorEvent, ExecutorTask, Started
@@ -76,6 +81,7 @@ class TaskQueue:
         self._queued: dict[str, Queued] = {}  # PENDING in the heap; heap entries missing here were cancelled
         self._fetching: dict[str, asyncio.Task[None]] = {}  # PENDING, downloading what the graph names
         self._flights: dict[str, _Flight] = {}
+        self._reserved = 0  # slots held by submissions being recorded DISPATCHED (see submit)
         self._live: dict[str, StatusEvent] = {}  # the last status published of each task not yet ended
         self._executions: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -90,7 +96,7 @@ class TaskQueue:
         await self._transition(await self.store.in_flight(), TaskState.INTERRUPTED,
                                outcome=RunOutcome(state=TaskState.INTERRUPTED, error=INTERRUPTED_REASON))
         for entry in await self.store.pending():
-            self._live[entry.task_id] = _pending_status(entry)
+            self._live[entry.task_id] = _status(entry)
             self._admit(entry)
         self._dispatcher = asyncio.ensure_future(self._dispatch_loop())
 
@@ -121,8 +127,8 @@ class TaskQueue:
 
     async def submit(self, graph: Graph, *, priority: int = DEFAULT_PRIORITY, source: str | None = None,
                      params: Params | None = None, download: bool = False) -> str:
-        """Validate ``graph`` (with ``params`` applied), record it PENDING and queue it; return its id. 503 while the
-        executor says tasks cannot run (it says why)."""
+        """Validate ``graph`` (with ``params`` applied), record it and queue it (or hand it over at once); return
+        its id. 503 while the executor says tasks cannot run (it says why)."""
         self._check_available()
 
         def _checked(schemas: NodeSchemas) -> Graph:
@@ -131,12 +137,41 @@ class TaskQueue:
             validate_graph(checked, schemas, self.workspace, download)
             return checked
 
-        graph = await self.catalogue.check(_checked)
-        entry = await self.store.insert(str(uuid.uuid4()), graph, priority=priority, name=_name(graph),
-                                        source=source, params=params, download=download)
-        self._publish(_pending_status(entry))
-        self._admit(entry)
+        def _checked_now() -> Graph:  # on the database thread, right before the row is written
+            current, checked = self.catalogue.if_current(_checked)
+            if not current:
+                raise _CatalogueChanged
+            return checked  # type: ignore[return-value]
+
+        fields = {"priority": priority, "name": _name(graph), "source": source, "params": params, "download": download}
+        try:
+            entry, direct = await self._record(_checked_now, **fields)
+        except _CatalogueChanged:  # the plugins changed (or the first submission): probe the catalogue first
+            checked = await self.catalogue.check(_checked)
+            entry, direct = await self._record(lambda: checked, **fields)
+        self._publish(_status(entry))
+        if not direct:
+            self._admit(entry)
+        elif self._dispatcher is None:  # stop() came during the write: it ends as the tasks stop() found
+            await self._transition([entry.task_id], TaskState.INTERRUPTED,
+                                   outcome=RunOutcome(state=TaskState.INTERRUPTED, error=INTERRUPTED_REASON))
+        else:
+            self._publish(_status(entry, TaskState.DISPATCHED))
+            self._launch(self._fly(entry))
         return entry.task_id
+
+    async def _record(self, graph: Callable[[], Graph], **fields: Any) -> tuple[Queued, bool]:
+        """Insert a task; DISPATCHED, and True, when nothing waits and a slot is free: it is handed over at once
+        (one write and one pass of the dispatcher fewer). The slot is held while the row is written."""
+        direct = not fields["download"] and self._free_slots() > 0
+        self._reserved += int(direct)
+        try:
+            return await self.store.insert(str(uuid.uuid4()), graph, dispatched=direct, **fields), direct
+        except BaseException:
+            self._wake.set()  # the slot held in vain is free again
+            raise
+        finally:
+            self._reserved -= int(direct)
 
     async def submit_batch(self, graph: Graph, entries: list[BatchEntry], *, params: Params | None = None,
                            priority: int = DEFAULT_PRIORITY, source: str | None = None,
@@ -151,7 +186,7 @@ class TaskQueue:
                                                batch_name=name or _name(graph))
         for start in range(0, len(queued), PUBLISH_CHUNK):
             for entry in queued[start:start + PUBLISH_CHUNK]:
-                self._publish(_pending_status(entry))
+                self._publish(_status(entry))
                 self._enqueue(entry)
             await asyncio.sleep(0)  # ten thousand events: let other requests and sockets in between
         return BatchCreated(batch_id=batch_id, task_ids=[entry.task_id for entry in queued])
@@ -279,7 +314,7 @@ class TaskQueue:
     async def _dispatch_loop(self) -> None:
         while True:
             self._wake.clear()
-            while self._queued and len(self._flights) < self.executor.capacity():
+            while self._queued and self._free_slots() > 0:
                 entry = heapq.heappop(self._heap)
                 if self._queued.pop(entry.task_id, None) is None:
                     continue  # cancelled while it waited
@@ -290,9 +325,22 @@ class TaskQueue:
                     self._flights.pop(entry.task_id, None)
             await self._wake.wait()
 
-    async def _dispatch(self, entry: Queued) -> None:
+    def _free_slots(self) -> int:
+        """How many more tasks the executor can take now (0 before start and after stop)."""
+        if self._dispatcher is None:
+            return 0
+        return self.executor.capacity() - len(self._flights) - self._reserved
+
+    def _fly(self, entry: Queued) -> _Flight:
         flight = self._flights[entry.task_id] = _Flight(entry)  # counts against capacity from now on
+        return flight
+
+    async def _dispatch(self, entry: Queued) -> None:
+        flight = self._fly(entry)
         await self._transition([entry.task_id], TaskState.DISPATCHED)
+        self._launch(flight)
+
+    def _launch(self, flight: _Flight) -> None:
         execution = asyncio.ensure_future(self._execute(flight))
         self._executions.add(execution)
         execution.add_done_callback(self._executions.discard)
@@ -365,10 +413,17 @@ class TaskQueue:
         self.events.publish(status)
 
 
+class _CatalogueChanged(Exception):
+    """The cached node catalogue no longer matches the plugin folder: probe it before checking a graph."""
+
+
 def _name(graph: Graph) -> str:
-    return graph["name_"] if isinstance(graph.get("name_"), str) else ""
+    """The task's name: its graph's ``name_`` (params cannot change it). Read before the graph is checked, so
+    whatever a client sent: anything but an object is refused by the check that follows."""
+    name = graph.get("name_") if isinstance(graph, dict) else None
+    return name if isinstance(name, str) else ""
 
 
-def _pending_status(entry: Queued) -> StatusEvent:
-    return StatusEvent(task_id=entry.task_id, state=TaskState.PENDING, name=entry.name, priority=entry.priority,
+def _status(entry: Queued, state: TaskState = TaskState.PENDING) -> StatusEvent:
+    return StatusEvent(task_id=entry.task_id, state=state, name=entry.name, priority=entry.priority,
                        batch_id=entry.batch_id)
