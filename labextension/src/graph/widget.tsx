@@ -215,7 +215,6 @@ export class GraphView extends MainAreaWidget<GraphContent> implements IGraphHos
   }
 }
 
-/** `name` if no saved workflow has it yet, else `name_2`, `name_3`… */
 export function parseGraph(text: string): IGraphJSON {
   const graph = JSON.parse(text);
   if (typeof graph !== 'object' || graph === null || Array.isArray(graph)) {

@@ -39,11 +39,15 @@ export abstract class StoreSection extends ReactWidget {
       this._stale = true;
       return;
     }
-    if (this._deferred || this._flooded()) {
-      this._deferred ||= window.setTimeout(() => {
+    if (this._deferred) {
+      return; // a redraw is on its way
+    }
+    const wait = this._floodWait();
+    if (wait > 0) {
+      this._deferred = window.setTimeout(() => {
         this._deferred = 0;
         this.update();
-      }, FLOOD_INTERVAL);
+      }, wait);
       return;
     }
     this._stale = false;
@@ -51,11 +55,12 @@ export abstract class StoreSection extends ReactWidget {
     super.onUpdateRequest(msg);
   }
 
-  /** Whether the last redraws came one after another: then the next waits (see FLOOD_INTERVAL). */
-  private _flooded(): boolean {
+  /** How long the next redraw waits: 0, unless the last ones came in a flood (see FLOOD_INTERVAL). */
+  private _floodWait(): number {
     const now = performance.now();
     this._drawn = this._drawn.filter(t => now - t < FLOOD_INTERVAL * FLOOD_DRAWS);
-    return this._drawn.length >= FLOOD_DRAWS;
+    const last = this._drawn[this._drawn.length - 1] ?? -Infinity;
+    return this._drawn.length >= FLOOD_DRAWS ? last + FLOOD_INTERVAL - now : 0;
   }
 
   protected onAfterShow(msg: Message): void {
