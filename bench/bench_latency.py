@@ -11,7 +11,9 @@ task at a time:
   same machine in the same run, when it starts offline (it needs ``--debug`` and a template cache folder).
 
 For each: p50/p99 of what the client saw, and of the server-side part (``ts_finish - ts_submit`` from the
-server's own history), so the difference is what the wire and the client add.
+server's own history), so the difference is what the wire and the client add. The ``websockets`` client and the
+browser pages also time a trivial request after each task (``GET server``, no task behind it): the floor that the
+client's own HTTP sets (a browser's fetch crosses its network process) whatever the server does with a task.
 
 Burst: 200 tasks posted at once by the independent client (8 HTTP connections), each bound on the socket;
 tasks/s from the first POST to the last ``task_run_info``, against the in-process rate of ``GraphRunner.run`` +
@@ -228,6 +230,11 @@ class Probe:
     async def one(self) -> tuple[float, str, float | None] | None:
         raise NotImplementedError
 
+    async def round_trip(self) -> float | None:
+        """Seconds of one trivial request (``GET server``, no task) through this client's HTTP: the floor under
+        its latency that the client and the wire set, whatever the server does with a task."""
+        return None
+
 
 class WebsocketsProbe(Probe):
     """The ``websockets`` client: POST (``http.client``, kept alive), bind, wait for task_run_info."""
@@ -240,6 +247,14 @@ class WebsocketsProbe(Probe):
         await self.api.bind(task_id)
         ended = await self.api.ended(task_id)
         return None if ended is None else (ended - started, task_id, self.api.lag.get(task_id))
+
+    async def round_trip(self) -> float:
+        def get() -> float:
+            started = time.perf_counter()
+            self.api.request("GET", "server")
+            return time.perf_counter() - started
+
+        return await asyncio.get_running_loop().run_in_executor(self.pool, get)
 
 
 class ClientProbe(Probe):
@@ -266,6 +281,7 @@ async def alternate(probes: list[Probe], tasks: int) -> dict[str, dict]:
         for _ in range(5):  # warm-up: the worker's first runs, the server's caches, the page's JIT
             await probe.one()
     seen: dict[str, list[tuple[float, str, float | None]]] = {probe.name: [] for probe in probes}
+    trips: dict[str, list[float]] = {probe.name: [] for probe in probes}
     missed = dict.fromkeys(seen, 0)
     for round_ in range(tasks):
         for probe in probes if round_ % 2 == 0 else probes[::-1]:
@@ -274,6 +290,8 @@ async def alternate(probes: list[Probe], tasks: int) -> dict[str, dict]:
                 missed[probe.name] += 1
             else:
                 seen[probe.name].append(got)
+            if (trip := await probe.round_trip()) is not None:
+                trips[probe.name].append(trip)
     results = {}
     for probe in probes:
         history = await asyncio.to_thread(probe.api.history, len(probes) * (tasks + 10))
@@ -282,7 +300,9 @@ async def alternate(probes: list[Probe], tasks: int) -> dict[str, dict]:
                   if history.get(t, {}).get("ts_finish")]
         lags = [lag for _, _, lag in got if lag is not None]
         results[probe.name] = {"client": summary([s for s, _, _ in got]), "server_side": summary(server),
-                               **({"after_event": summary(lags)} if lags else {}), "missed": missed[probe.name]}
+                               **({"after_event": summary(lags)} if lags else {}),
+                               **({"round_trip": summary(trips[probe.name])} if trips[probe.name] else {}),
+                               "missed": missed[probe.name]}
     return results
 
 
@@ -478,6 +498,12 @@ PAGE_ONE_TASK = """async graph => {
     const {at, lag} = await end;
     return {seconds: (at - started) / 1000, taskId, lag};
 }"""
+PAGE_ROUND_TRIP = """async () => {
+    const {api, headers} = window.__latency;
+    const started = performance.now();
+    await (await fetch(api + 'server', {headers})).json();
+    return (performance.now() - started) / 1000;
+}"""
 PAGES = {  # what the browser shows while its page measures
     "browser, bare page": "Jupyter's 404 page (no JupyterLab, no extension): the browser alone",
     "browser, JupyterLab": "JupyterLab with the extension, the nndeploy panel closed",
@@ -523,6 +549,9 @@ class PageProbe(Probe):
     async def one(self) -> tuple[float, str, float | None] | None:
         got = await self.browser.call(self.page.evaluate, PAGE_ONE_TASK, self.graph)
         return got["seconds"], got["taskId"], got["lag"]
+
+    async def round_trip(self) -> float:
+        return await self.browser.call(self.page.evaluate, PAGE_ROUND_TRIP)
 
 
 async def run_latency(args: argparse.Namespace) -> dict:
@@ -582,7 +611,8 @@ def report(result: dict) -> None:
     if "latency" in result:  # --latency-only
         for name, got in result["latency"].items():
             after = f"; event -> client p50 {got['after_event']['p50_ms']:.2f} ms" if "after_event" in got else ""
-            log(line(name, got) + after)
+            trip = f"; GET server p50 {got['round_trip']['p50_ms']:.2f} ms" if "round_trip" in got else ""
+            log(line(name, got) + after + trip)
         log(f"goals {result['goals']}: {result['goals_met']}")
         return
     log(line("ours, websockets", result["ours_websockets"]))
