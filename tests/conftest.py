@@ -32,6 +32,17 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def fault_plugin(workspace: Path) -> Path:
+    """The fault-injection plugin (``graphs.write_fault_plugin``) in the workspace, before the server starts: a
+    module that runs crashing, hanging or printing nodes marks itself ``pytest.mark.usefixtures("fault_plugin")``
+    (marks' fixtures are set up before a test's own, the server among them)."""
+    from graphs import write_fault_plugin
+
+    write_fault_plugin(workspace / "resources" / "plugin")
+    return workspace
+
+
+@pytest.fixture
 def extension_config() -> dict:
     """Extra ``NnDeployExtension`` traits a test module wants; override in the module."""
     return {}

@@ -14,18 +14,12 @@ from pathlib import Path
 
 import pytest
 from conftest import submit, wait_for
-from graphs import fault_graph, write_fault_plugin
+from graphs import fault_graph
 
 from nndeploy_jupyter import activity
 
 STAMP_SECONDS = 0.2
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    write_fault_plugin(root / "resources" / "plugin")
-    return root
+pytestmark = pytest.mark.usefixtures("fault_plugin")
 
 
 @pytest.fixture

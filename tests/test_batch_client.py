@@ -19,19 +19,14 @@ import cv2
 import numpy as np
 import pytest
 from conftest import calls_to
-from graphs import canny_image_graph, fault_graph, synthetic_image, write_fault_plugin
+from graphs import canny_image_graph, fault_graph, synthetic_image
 from PIL import Image
 
 from nndeploy_jupyter import Client, grid
 from nndeploy_jupyter.notebook.batch import Batch
 from nndeploy_jupyter.notebook.widgets import BATCH_UPDATE_SECONDS, FAILURES_SHOWN, BatchProgress
 
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    write_fault_plugin(root / "resources" / "plugin")
-    return root
+pytestmark = pytest.mark.usefixtures("fault_plugin")
 
 
 @pytest.fixture

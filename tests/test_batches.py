@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 from conftest import FINAL_STATES, figure, wait_for
-from graphs import canny_image_graph, fault_graph, synthetic_image, write_fault_plugin
+from graphs import canny_image_graph, fault_graph, synthetic_image
 from test_progress_ws import WS, bind
 
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    write_fault_plugin(root / "resources" / "plugin")
-    return root
+pytestmark = pytest.mark.usefixtures("fault_plugin")
 
 
 @pytest.fixture

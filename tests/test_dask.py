@@ -22,6 +22,7 @@ from nndeploy_jupyter.services import Services
 distributed = pytest.importorskip("distributed", reason="the Dask tests need distributed (pip install '.[test]')")
 from dask_cluster import DaskCluster  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("fault_plugin")
 SLOW = {"frames": 300, "sleep_ms": 20}  # a video task of about 6 s: long enough to act on while it runs
 
 
@@ -29,13 +30,6 @@ SLOW = {"frames": 300, "sleep_ms": 20}  # a video task of about 6 s: long enough
 def cluster(tmp_path_factory) -> DaskCluster:
     with DaskCluster(tmp_path_factory.mktemp("dask"), workers=2) as running:
         yield running
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    write_fault_plugin(root / "resources" / "plugin")
-    return root
 
 
 @pytest.fixture

@@ -8,20 +8,14 @@ from pathlib import Path
 
 import pytest
 from conftest import submit, wait_for
-from graphs import canny_image_graph, fault_graph, video_graph, write_fault_plugin
+from graphs import canny_image_graph, fault_graph, video_graph
 from sockets import TCP_CORK, nodelay, option, tcp_sockets
 from tornado.httpclient import HTTPClientError
 
 from nndeploy_jupyter.services import Services
 
 WS = ("nndeploy", "api", "ws", "progress")
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    write_fault_plugin(root / "resources" / "plugin")
-    return root
+pytestmark = pytest.mark.usefixtures("fault_plugin")
 
 
 @pytest.fixture

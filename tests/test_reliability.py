@@ -23,7 +23,7 @@ from jupyter_process import JupyterProcess
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fault_plugin")]
 
 # Each kind of fault, and how its task must end. ``raise`` fails the task in a worker that lives on; the
 # others end the worker: it dies (segfault, abort, exit), is SIGKILLed from outside, or hangs until a
@@ -54,13 +54,6 @@ def worker_pids(workspace: Path) -> set[int]:
         if b"nndeploy_jupyter.runtime.worker" in argv and os.fsencode(workspace) in argv and state != "Z":
             pids.add(int(proc.name))
     return pids
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    write_fault_plugin(root / "resources" / "plugin")
-    return root
 
 
 @pytest.fixture

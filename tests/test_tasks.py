@@ -18,17 +18,11 @@ from graphs import (
     fault_graph,
     simple_plugin,
     video_graph,
-    write_fault_plugin,
 )
 
 from nndeploy_jupyter.services import Services
 
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    write_fault_plugin(root / "resources" / "plugin")
-    return root
+pytestmark = pytest.mark.usefixtures("fault_plugin")
 
 
 @pytest.fixture
