@@ -15,13 +15,15 @@ class TaskLog extends ReactWidget {
   ) {
     super();
     this.addClass('jp-NndeployLog');
-    store.changed.connect(this.update, this);
+    this._unwatch = store.watch(['tasks'], () => this.update());
   }
 
   dispose(): void {
-    this.store.changed.disconnect(this.update, this);
+    this._unwatch();
     super.dispose();
   }
+
+  private readonly _unwatch: () => void;
 
   render(): JSX.Element {
     const task = this.store.task(this.taskId);

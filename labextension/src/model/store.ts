@@ -4,7 +4,9 @@
  * reads it and subscribes to it; none talks to the socket.
  *
  * `changed` fires at most once per animation frame however many events came (200 tasks/s of progress must not
- * mean 200 renders/s). `taskEnded` fires once per task that ends while the page watches, for notifications.
+ * mean 200 renders/s), with the parts that changed: a view redraws only for the parts it shows (a flood of task
+ * events leaves the templates, workflows and resources alone). `taskEnded` fires once per task that ends while
+ * the page watches, for notifications.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -61,6 +63,10 @@ export interface ITask {
 
 export type TaskListener = (event: ServerEvent) => void;
 
+/** What a change of the store is about; `server` also covers the connection and the reasons it cannot load. */
+export type StorePart = 'server' | 'workflows' | 'templates' | 'files' | 'tasks';
+const ALL_PARTS: readonly StorePart[] = ['server', 'workflows', 'templates', 'files', 'tasks'];
+
 export class NndeployStore {
   constructor(readonly client: NndeployClient = new NndeployClient()) {
     this.events = new EventStream(client.settings);
@@ -70,17 +76,23 @@ export class NndeployStore {
 
   readonly events: EventStream;
 
-  get changed(): ISignal<this, void> {
+  get changed(): ISignal<this, ReadonlySet<StorePart>> {
     return this._changed;
+  }
+
+  /** Call `update` (at most once a frame) when one of `parts` changed; returns the disconnection. */
+  watch(parts: readonly StorePart[], update: () => void): () => void {
+    const slot = (_: this, changed: ReadonlySet<StorePart>): void => {
+      if (parts.some(part => changed.has(part))) {
+        update();
+      }
+    };
+    this._changed.connect(slot);
+    return () => this._changed.disconnect(slot);
   }
 
   get taskEnded(): ISignal<this, ITask> {
     return this._taskEnded;
-  }
-
-  /** Bumped by every change: a view re-renders when the version it drew is older. */
-  get version(): number {
-    return this._version;
   }
 
   /** Why the server extension cannot be used (missing, older, unreachable), in words; null when it answers. */
@@ -168,7 +180,7 @@ export class NndeployStore {
       this.refreshFiles()
     ]);
     this._loaded = true;
-    this._touch();
+    this._touch(...ALL_PARTS);
   }
 
   refreshServer(): Promise<void> {
@@ -208,7 +220,7 @@ export class NndeployStore {
   update(record: TaskRecord): void {
     this._record(record);
     this._sorted = false;
-    this._touch();
+    this._touch('tasks');
   }
 
   dispose(): void {
@@ -219,7 +231,8 @@ export class NndeployStore {
   // -- loading ------------------------------------------------------------------------------------
 
   /** Load one part; a failure to reach the extension at all is what the header says, per part. */
-  private async _load(part: string, load: () => Promise<unknown>): Promise<void> {
+  private async _load(part: StorePart, load: () => Promise<unknown>): Promise<void> {
+    const error = this.error;
     try {
       await load();
       this._errors.delete(part);
@@ -230,7 +243,7 @@ export class NndeployStore {
         this._errors.set(part, describeError(error));
       }
     }
-    this._touch();
+    this._touch(part, ...(this.error !== error ? ['server' as const] : []));
   }
 
   private _connectionChanged(state: ConnectionState): void {
@@ -239,7 +252,7 @@ export class NndeployStore {
       void this.refreshServer();
     }
     this._wasOpen ||= state === 'open';
-    this._touch();
+    this._touch('server');
   }
 
   private _record(record: TaskRecord): void {
@@ -275,6 +288,7 @@ export class NndeployStore {
   private _apply(event: ServerEvent): void {
     if (event.type === 'system') {
       this._system(event.event, event.detail);
+      this._touch('server');
     } else if (event.task_id && event.type !== 'error') {
       this._keep(event.task_id, event);
       if (this._task(event)) {
@@ -283,8 +297,8 @@ export class NndeployStore {
       for (const listener of this._listeners.get(event.task_id) ?? []) {
         listener(event);
       }
+      this._touch('tasks');
     }
-    this._touch();
   }
 
   /** Apply a task's event to its `ITask`; whether its place in the lists may have changed. */
@@ -402,12 +416,14 @@ export class NndeployStore {
   }
 
   /** Something changed: one `changed` in the next animation frame, however many come before it. */
-  private _touch(): void {
-    this._version++;
+  private _touch(...parts: StorePart[]): void {
+    parts.forEach(part => this._pending.add(part));
     if (!this._frame) {
       this._frame = requestAnimationFrame(() => {
+        const changed = this._pending;
         this._frame = 0;
-        this._changed.emit();
+        this._pending = new Set();
+        this._changed.emit(changed);
       });
     }
   }
@@ -426,9 +442,9 @@ export class NndeployStore {
   private _errors = new Map<string, string>();
   private _loaded = false;
   private _wasOpen = false;
-  private _version = 0;
   private _frame = 0;
-  private _changed = new Signal<this, void>(this);
+  private _pending = new Set<StorePart>();
+  private _changed = new Signal<this, ReadonlySet<StorePart>>(this);
   private _taskEnded = new Signal<this, ITask>(this);
 }
 

@@ -10,24 +10,26 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { NndeployStore } from '../model/store';
+import { NndeployStore, StorePart } from '../model/store';
 
-/** An accordion section of the panel, drawn from the store again whenever it changes (once per frame). */
+/** An accordion section of the panel, drawn from the store again whenever the parts it shows change (once per
+ * frame at most). */
 export abstract class StoreSection extends ReactWidget {
   constructor(
     readonly store: NndeployStore,
-    title: string
+    title: string,
+    parts: readonly StorePart[]
   ) {
     super();
     this.title.label = title;
     this.addClass('jp-NndeployPanel-section');
     this.node.setAttribute('role', 'region');
     this.node.setAttribute('aria-label', title);
-    store.changed.connect(this.update, this);
+    this._unwatch = store.watch(parts, () => this.update());
   }
 
   dispose(): void {
-    this.store.changed.disconnect(this.update, this);
+    this._unwatch();
     window.clearTimeout(this._deferred);
     super.dispose();
   }
@@ -70,6 +72,7 @@ export abstract class StoreSection extends ReactWidget {
     }
   }
 
+  private readonly _unwatch: () => void;
   private _stale = true;
   private _drawn: number[] = [];
   private _deferred = 0;

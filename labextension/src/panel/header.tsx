@@ -13,13 +13,15 @@ export class PanelHeader extends ReactWidget {
   constructor(private readonly store: NndeployStore) {
     super();
     this.addClass('jp-NndeployPanel-header');
-    store.changed.connect(this.update, this);
+    this._unwatch = store.watch(['server'], () => this.update());
   }
 
   dispose(): void {
-    this.store.changed.disconnect(this.update, this);
+    this._unwatch();
     super.dispose();
   }
+
+  private readonly _unwatch: () => void;
 
   render(): JSX.Element {
     const { store } = this;

@@ -29,7 +29,7 @@ export class ResourcesSection extends StoreSection {
     private readonly commands: CommandRegistry,
     private readonly uploads: Uploads
   ) {
-    super(store, 'Resources');
+    super(store, 'Resources', ['files']);
     uploads.changed.connect(this.update, this);
   }
 

@@ -28,7 +28,7 @@ export class TasksSection extends StoreSection {
     store: NndeployStore,
     private readonly commands: CommandRegistry
   ) {
-    super(store, 'Tasks');
+    super(store, 'Tasks', ['tasks']);
   }
 
   /** Elapsed times of running tasks move on: one render a second while some run. */

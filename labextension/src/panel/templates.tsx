@@ -19,7 +19,7 @@ export class TemplatesSection extends StoreSection {
     private readonly commands: CommandRegistry,
     private readonly rendermime: IRenderMimeRegistry | null
   ) {
-    super(store, 'Templates');
+    super(store, 'Templates', ['templates']);
   }
 
   render(): JSX.Element {

@@ -16,7 +16,7 @@ export class WorkflowsSection extends StoreSection {
     store: NndeployStore,
     private readonly commands: CommandRegistry
   ) {
-    super(store, 'Workflows');
+    super(store, 'Workflows', ['workflows']);
   }
 
   render(): JSX.Element {
