@@ -13,16 +13,23 @@ decode -> Canny -> encode tasks, run by the server before the page opens).
   DOM). The long tasks are those of the opening; the main thread's CPU time covers both.
 - **Events**: with that panel open, the page (through its own ``fetch``) submits a batch of trivial tasks that
   the worker runs at the server's full rate, then a batch queued behind a long task and flushed at once (every
-  task ends CANCELLED in one burst). Its own WebSocket bound to ``*`` counts what arrives; the figures are the
-  tasks/s and events/s the page received, the main thread's long tasks (``PerformanceObserver``), the gaps
-  between animation frames, the input delay (a 50 ms timer's lateness: what a click would wait), how many
-  times the task list was redrawn (renders are coalesced to animation frames, so at most one per frame), and
-  the main thread's CPU time (Chrome's ThreadTime) per task.
+  task ends CANCELLED in one burst). A socket of the bench's own, bound to ``*`` in a Web Worker (off the page's
+  main thread), counts what arrives. The figures: the tasks/s and events/s, the main thread's long tasks
+  (``PerformanceObserver``) and its longest animation frames with the scripts that ran in them, the gaps between
+  animation frames, the **input delay** (the bench presses a key every 50 ms through the DevTools protocol, as a
+  user typing meanwhile; the delay runs from the browser's input to the page's handler, ``event.timeStamp``),
+  a 50 ms timer's lateness (what work of normal priority waits: Blink runs input first, so it waits longer than a
+  key), how many times the task list was redrawn (at most once per animation frame), and the main thread's CPU
+  time (Chrome's ThreadTime) per task.
+- **Floors**: the same two floods watched from JupyterLab with the panel closed (the store still takes every
+  event in) and from a bare page (no JupyterLab): on a 2-core machine, the server and its worker share the cores
+  with Chromium, so what the panel's drawing costs is its figure less theirs.
 
 Run it on the production build of the labextension (``jlpm build:prod``, what the wheel ships; ``make setup``
 builds it).
 
     python bench/bench_panel.py [--workflows 1000] [--history 1000] [--burst 1000] [--repeat 5]
+    python bench/bench_panel.py --labextension /tmp/other-build   # another build's output, to compare two
 
 Progress goes to stderr; stdout gets one JSON line with the figures and the goals.
 """
@@ -40,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+import lab_browser  # noqa: E402
 from graphs import canny_image_graph, fault_graph, write_fault_plugin  # noqa: E402
 from lab_browser import PANEL, TAB, chromium, open_panel, start_lab  # noqa: E402
 
@@ -199,7 +207,10 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=1000)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--labextension", type=Path, help="a built labextension (default: this checkout's)")
     args = parser.parse_args()
+    if args.labextension:  # another build's output, to compare two on the same machine
+        lab_browser.LABEXTENSION = args.labextension.resolve()
     with tempfile.TemporaryDirectory(prefix="bench-panel-") as scratch:
         root = Path(scratch)
         workspace = root / "notebooks" / "nndeploy"
