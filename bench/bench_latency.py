@@ -530,9 +530,8 @@ class Browser:
         self.thread.shutdown()
 
     def open(self, kind: str, server: JupyterProcess):
-        if kind == "browser, bare page":  # Jupyter's 404 page: the API's own answers forbid their scripts any
-            page = self.browser.new_page()  # connection (Content-Security-Policy), a page made up by the
-            page.goto(f"{server.url}nndeploy/bench?token={server.token}")  # browser is not the server's
+        if kind == "browser, bare page":
+            page = lab_browser.open_bare_page(self.browser, server)
         elif kind == "browser, JupyterLab":
             page = lab_browser.open_lab(self.browser, server)
         else:

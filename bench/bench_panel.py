@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import lab_browser  # noqa: E402
 from graphs import canny_image_graph, fault_graph, write_fault_plugin  # noqa: E402
-from lab_browser import PANEL, TAB, chromium, open_panel, start_lab  # noqa: E402
+from lab_browser import PANEL, TAB, chromium, open_bare_page, open_panel, start_lab  # noqa: E402
 
 PANEL_ID = PANEL.lstrip("#")
 ROWS_PER_PAGE = 30  # a list draws this many rows, then more as it scrolls (labextension/src/panel/common.tsx)
@@ -297,26 +297,13 @@ def flood(page, lab, kind: str, args, trivial: dict, long: dict) -> dict:
             f"{key}_timer_delay_p99_ms": round(result["timerDelayP99"], 1),
             f"{key}_timer_delay_max_ms": round(result["timerDelayMax"], 1),
             f"{key}_main_thread_cpu_ms_per_task": round(cpu_ms / max(1, result["ended"]), 2),
+            f"{key}_long_frames": result["longFrames"],
+            f"{key}_longest_frames": result["worst"],  # with the scripts that ran in them
         })
         if kind == "panel":
             figures.update({f"{key}_renders": result["renders"], f"{key}_frames": result["frames"],
                             f"{key}_renders_per_frame": round(result["renders"] / max(1, result["frames"]), 2)})
     return figures
-
-
-def bare_page(browser, lab):
-    """Jupyter's 404 page under nndeploy/ (whose Content-Security-Policy lets a script connect): no JupyterLab."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(120_000)
-    page.goto(f"{lab.url}nndeploy/bench?token={lab.token}")
-    return page
-
-
-# The flood watched from the panel's page, then (the floors) from JupyterLab with the panel closed, and from a
-# page with no JupyterLab at all: on a 2-core machine the server and its worker running 150 tasks/s share the
-# cores with Chromium, so what the panel costs is its figure less the floors'.
-FLOOR_PAGES = {"panel": lambda browser, lab: open_panel(browser, lab), "lab_closed": lambda b, lab: idle_lab(b, lab),
-               "bare": bare_page}
 
 
 def idle_lab(browser, lab):
@@ -329,6 +316,11 @@ def idle_lab(browser, lab):
     page.evaluate(WAIT_IDLE)
     return page
 
+
+# The flood watched from the panel's page, then (the floors) from JupyterLab with the panel closed, and from a
+# page with no JupyterLab at all: on a 2-core machine the server and its worker running 150 tasks/s share the
+# cores with Chromium, so what the panel costs is its figure less the floors'.
+FLOOR_PAGES = {"panel": open_panel, "lab_closed": idle_lab, "bare": open_bare_page}
 
 WAIT_IDLE = """async () => {
   await window.jupyterapp.restored;

@@ -97,6 +97,16 @@ def open_lab(browser, server: JupyterProcess, path: str = "lab", color_scheme: s
     return page
 
 
+def open_bare_page(browser, server: JupyterProcess):
+    """A page with no JupyterLab, the browser alone: Jupyter's 404 page under nndeploy/. (The API's own answers
+    forbid their scripts any connection by their Content-Security-Policy; a page made up by the browser is not
+    the server's origin.)"""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{server.url}nndeploy/bench?token={server.token}")
+    return page
+
+
 def open_panel(browser, server: JupyterProcess, **kwargs):
     return show_panel(open_lab(browser, server, **kwargs))
 

@@ -232,7 +232,6 @@ export class NndeployStore {
 
   /** Load one part; a failure to reach the extension at all is what the header says, per part. */
   private async _load(part: StorePart, load: () => Promise<unknown>): Promise<void> {
-    const error = this.error;
     try {
       await load();
       this._errors.delete(part);
@@ -243,7 +242,7 @@ export class NndeployStore {
         this._errors.set(part, describeError(error));
       }
     }
-    this._touch(part, ...(this.error !== error ? ['server' as const] : []));
+    this._touch(part, 'server'); // the header says why a part cannot load
   }
 
   private _connectionChanged(state: ConnectionState): void {
